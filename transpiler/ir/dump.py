@@ -1,0 +1,65 @@
+"""A JSON dump of an ir.Model: for golden files, debugging and diffing two loads."""
+from __future__ import annotations
+
+import json
+import math
+
+
+from .model import Ensemble, Linear, Model
+
+
+def _num(v):
+    v = float(v)
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return v
+
+
+def _tree(t) -> dict:
+    d = {
+        "target": t.target,
+        "feature": t.feature.tolist(),
+        "threshold": [_num(v) for v in t.threshold],
+        "left": t.left.tolist(),
+        "right": t.right.tolist(),
+        "default_left": [int(b) for b in t.default_left],
+        "leaf_value": [[_num(v) for v in row] for row in t.leaf_value],
+    }
+    if t.zero_missing is not None:
+        d["zero_missing"] = [int(b) for b in t.zero_missing]
+    if t.categories is not None:
+        d["categories"] = [None if c is None else list(c) for c in t.categories]
+    return d
+
+
+def dump(model: Model) -> dict:
+    raw = model.raw
+    if isinstance(raw, Ensemble):
+        raw_d = {
+            "kind": "ensemble", "n_outputs": raw.n_outputs,
+            "base_score": [_num(v) for v in raw.base_score],
+            "feature_type": raw.feature_type, "op": raw.op, "accumulate": raw.accumulate,
+            "aggregation": raw.aggregation, "cat_negative": raw.cat_negative,
+            "trees": [_tree(t) for t in raw.trees],
+        }
+    elif isinstance(raw, Linear):
+        raw_d = {"kind": "linear", "coef": [[_num(v) for v in row] for row in raw.coef],
+                 "intercept": [_num(v) for v in raw.intercept]}
+    else:
+        raise TypeError(type(raw).__name__)
+    return {
+        "n_features": model.n_features, "n_outputs": model.n_outputs, "task": model.task,
+        "output_kind": model.output_kind, "post": model.post, "post_scale": _num(model.post_scale),
+        "classes": [c if isinstance(c, str) else _num(c) for c in model.classes],
+        "feature_names": list(model.feature_names), "source": model.source,
+        "raw": raw_d,
+    }
+
+
+def dumps(model: Model) -> str:
+    return json.dumps(dump(model), indent=1, sort_keys=True) + "\n"
+
+
+__all__ = ["dump", "dumps"]

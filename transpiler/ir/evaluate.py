@@ -1,0 +1,144 @@
+"""The reference evaluator: runs an ir.Model over rows in NumPy.
+
+It is the middle oracle between the source library and the generated code, so every
+operation here mirrors, in order and in type, what the emitters generate.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .model import Ensemble, Linear, Model
+
+ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold: |x| <= this counts as zero
+
+
+def evaluate(model: Model, rows) -> np.ndarray:
+    """Score every row; returns (n_rows, model.n_outputs) float64."""
+    X = np.asarray(rows, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[None, :]
+    if X.shape[1] != model.n_features:
+        raise ValueError(f"rows have {X.shape[1]} features, the model expects {model.n_features}")
+    if isinstance(model.raw, Ensemble):
+        raw = ensemble_raw(model.raw, X)
+        dtype = np.dtype(model.raw.accumulate)
+    elif isinstance(model.raw, Linear):
+        raw = linear_raw(model.raw, X)
+        dtype = np.dtype(np.float64)
+    else:
+        raise TypeError(f"unknown raw stage {type(model.raw).__name__}")
+    out = postprocess(model.post, raw.astype(dtype), dtype.type(model.post_scale))
+    return out.astype(np.float64)
+
+
+def linear_raw(lin: Linear, X: np.ndarray) -> np.ndarray:
+    # Sequential sum in feature order, then the intercept: the order the emitters use.
+    out = np.zeros((X.shape[0], lin.n_outputs))
+    for k in range(lin.n_outputs):
+        acc = np.zeros(X.shape[0])
+        for j in range(X.shape[1]):
+            acc = acc + lin.coef[k, j] * X[:, j]
+        out[:, k] = acc + lin.intercept[k]
+    return out
+
+
+def tree_leaves(tree, X: np.ndarray, ens: Ensemble) -> np.ndarray:
+    """The leaf index each row reaches; all rows step down together, one level per pass."""
+    if ens.feature_type == "float32":
+        X = X.astype(np.float32).astype(np.float64)
+    n = X.shape[0]
+    node = np.zeros(n, dtype=np.int64)
+    rows = np.arange(n)
+    active = tree.left[node] >= 0
+    while active.any():
+        idx = rows[active]
+        nd = node[idx]
+        x = X[idx, tree.feature[nd]]
+        missing = np.isnan(x)
+        if tree.zero_missing is not None:
+            missing |= tree.zero_missing[nd] & (np.abs(x) <= ZERO_THRESHOLD)
+        with np.errstate(invalid="ignore"):
+            go_left = (x < tree.threshold[nd]) if ens.op == "<" else (x <= tree.threshold[nd])
+        if tree.categories is not None:
+            go_left = _categorical(tree, nd, x, go_left, ens.cat_negative)
+        go_left = np.where(missing, tree.default_left[nd], go_left)
+        node[idx] = np.where(go_left, tree.left[nd], tree.right[nd])
+        active[idx] = tree.left[node[idx]] >= 0
+    return node
+
+
+def _categorical(tree, nd, x, go_left, cat_negative):
+    go_left = go_left.copy()
+    for i, (n, v) in enumerate(zip(nd, x)):
+        words = tree.categories[n]
+        if words is None:
+            continue
+        go_left[i] = category_member(words, float(v), cat_negative)
+    return go_left
+
+
+def category_member(words, v: float, cat_negative: str) -> bool:
+    if v != v or (cat_negative == "strict" and v < 0):
+        return False
+    if not abs(v) < 2.0 ** 31:
+        return False
+    c = int(v)  # truncation toward zero, as a C cast does
+    return 0 <= c < 32 * len(words) and bool((words[c >> 5] >> (c & 31)) & 1)
+
+
+def ensemble_raw(ens: Ensemble, X: np.ndarray) -> np.ndarray:
+    dt = np.dtype(ens.accumulate).type
+    acc = np.tile(np.array(ens.base_score, dtype=dt), (X.shape[0], 1))
+    for tree in ens.trees:
+        leaves = tree_leaves(tree, X, ens)
+        sl = slice(tree.target, tree.target + tree.width)
+        acc[:, sl] = acc[:, sl] + tree.leaf_value[leaves].astype(dt)
+    if ens.aggregation == "mean":
+        counts = ens.trees_per_output()
+        acc = acc / np.maximum(counts, 1).astype(dt)
+    return acc
+
+
+def postprocess(post: str, raw: np.ndarray, scale) -> np.ndarray:
+    t = raw.dtype.type
+    one = t(1)
+
+    def sigmoid(r):
+        return one / (one + np.exp(-(scale * r)))
+
+    def rowsum(a):
+        s = np.zeros(a.shape[0], dtype=a.dtype)
+        for k in range(a.shape[1]):
+            s = s + a[:, k]
+        return s
+
+    if post == "identity":
+        return raw
+    if post == "sigmoid":
+        return sigmoid(raw)
+    if post == "binary_sigmoid":
+        p = sigmoid(raw[:, 0])
+        return np.stack([one - p, p], axis=1)
+    if post == "softmax":
+        e = np.exp(raw - raw.max(axis=1, keepdims=True))
+        return e / rowsum(e)[:, None]
+    if post == "ovr_normalize":
+        p = sigmoid(raw)
+        return p / rowsum(p)[:, None]
+    if post == "exp":
+        return np.exp(raw)
+    if post == "modified_huber":
+        p = (np.clip(raw, -one, one) + one) / t(2)
+        s = rowsum(p)
+        zero = s == 0
+        p[zero, :] = one
+        s[zero] = raw.shape[1]
+        return p / s[:, None]
+    if post == "binary_modified_huber":
+        p = (np.clip(raw[:, 0], -one, one) + one) / t(2)
+        return np.stack([one - p, p], axis=1)
+    if post == "hinge":
+        return (raw > 0).astype(raw.dtype)
+    if post == "argmax":
+        return np.argmax(raw, axis=1).astype(raw.dtype)[:, None]
+    raise ValueError(f"unknown post-processor {post!r}")

@@ -1,0 +1,182 @@
+"""The intermediate representation: what every loader produces and every emitter consumes.
+
+A model computes a raw vector (a linear map or a sum of trees), then applies one named
+post-processor from a closed set. Trees are node tables, never nested objects, so no stage
+has to recurse over tree depth and each emitter can choose its own layout.
+
+Comparison semantics of a tree node (the same in the evaluator and in every language):
+
+    x = input[feature]                       # float64 from the caller
+    x = (float32) x      if ensemble.feature_type == "float32"
+    if isnan(x) or (zero_missing[node] and |x| <= 1e-35):  go default (default_left)
+    elif node is categorical:  c = trunc(x); left  iff  0 <= c < 32*words and bit c is set
+                               (with cat_negative == "strict", any x < 0 is no member)
+    else:                      left  iff  x OP threshold      (OP is "<" or "<=")
+
+Leaves add `leaf_value[node]` (length `width`) to outputs `target .. target+width-1`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+FEATURE_TYPES = ("float32", "float64")
+OPS = ("<", "<=")
+AGGREGATIONS = ("sum", "mean")
+
+# Post-processors: name -> (number of raw values in, number of outputs) as functions of k.
+POSTPROCESSORS = (
+    "identity",         # out = raw
+    "sigmoid",          # out[i] = 1 / (1 + exp(-raw[i]))
+    "binary_sigmoid",   # raw has 1 value: out = [1 - p, p] with p = sigmoid(raw)
+    "softmax",          # out = exp(raw - max) / sum
+    "ovr_normalize",    # p = sigmoid(raw); out = p / sum(p)   (one-vs-rest probabilities)
+    "exp",              # out[i] = exp(raw[i])
+    "modified_huber",   # p = (clip(raw, -1, 1) + 1) / 2; out = p / sum(p), all-zero -> 1/k
+    "binary_modified_huber",  # raw has 1 value: p = (clip(raw, -1, 1) + 1) / 2; out = [1 - p, p]
+    "hinge",            # out[i] = 1 if raw[i] > 0 else 0 (binary:hinge)
+    "argmax",           # out = [index of the largest raw value] (multi:softmax)
+)
+# sigmoid-family post-processors compute 1 / (1 + exp(-post_scale * raw)) (LightGBM's `sigmoid`)
+
+
+def frozen_array(values, dtype) -> np.ndarray:
+    """A read-only contiguous copy, so IR nodes can't be changed after construction."""
+    arr = np.ascontiguousarray(np.array(values, dtype=dtype))
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Tree:
+    """One tree as parallel node arrays. Node 0 is the root; a leaf has left == -1."""
+
+    feature: np.ndarray          # int32, -1 at leaves
+    threshold: np.ndarray        # float64 (exact float32 values when feature_type is float32)
+    left: np.ndarray             # int32, child taken when the test is true
+    right: np.ndarray            # int32
+    default_left: np.ndarray     # bool: where NaN (and zero_missing zeros) go
+    leaf_value: np.ndarray       # (n_nodes, width) in the ensemble's accumulation type
+    target: int = 0              # first output this tree adds to
+    zero_missing: Optional[np.ndarray] = None       # bool per node, or None for all False
+    categories: Optional[tuple] = None              # per node: tuple of uint32 words, or None
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.feature)
+
+    @property
+    def width(self) -> int:
+        return self.leaf_value.shape[1]
+
+    def is_leaf(self) -> np.ndarray:
+        return self.left < 0
+
+    def depth(self) -> int:
+        """Longest root-to-leaf path in edges, computed without recursion."""
+        depth = np.zeros(self.n_nodes, dtype=np.int64)
+        best = 0
+        stack = [0]
+        while stack:
+            node = stack.pop()
+            if self.left[node] < 0:
+                best = max(best, int(depth[node]))
+                continue
+            for child in (self.left[node], self.right[node]):
+                depth[child] = depth[node] + 1
+                stack.append(int(child))
+        return best
+
+
+def make_tree(feature, threshold, left, right, default_left, leaf_value, *, target=0,
+              zero_missing=None, categories=None, leaf_dtype="float64") -> Tree:
+    """Build a Tree from array-likes, freezing every table."""
+    leaf = np.asarray(leaf_value, dtype=leaf_dtype)
+    if leaf.ndim == 1:
+        leaf = leaf[:, None]
+    zm = None
+    if zero_missing is not None and np.any(zero_missing):
+        zm = frozen_array(zero_missing, np.bool_)
+    cats = None
+    if categories is not None and any(c is not None for c in categories):
+        cats = tuple(None if c is None else tuple(int(w) for w in c) for c in categories)
+    return Tree(
+        feature=frozen_array(feature, np.int32),
+        threshold=frozen_array(threshold, np.float64),
+        left=frozen_array(left, np.int32),
+        right=frozen_array(right, np.int32),
+        default_left=frozen_array(default_left, np.bool_),
+        leaf_value=frozen_array(leaf, leaf_dtype),
+        target=int(target),
+        zero_missing=zm,
+        categories=cats,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Ensemble:
+    """Raw scores as a sum (or mean) of trees, plus a base score per output."""
+
+    trees: tuple
+    n_outputs: int
+    base_score: tuple                   # per raw output, added first (margin space)
+    feature_type: str = "float64"       # what features are narrowed to before comparing
+    op: str = "<="
+    accumulate: str = "float64"         # type of leaf values and of the running sum
+    aggregation: str = "sum"            # "mean" divides each output by its tree count
+    cat_negative: str = "trunc"         # "trunc": c = trunc(x) < 0 is no member; "strict": x < 0
+
+    def __post_init__(self):
+        assert self.feature_type in FEATURE_TYPES and self.op in OPS
+        assert self.accumulate in FEATURE_TYPES and self.aggregation in AGGREGATIONS
+        assert len(self.base_score) == self.n_outputs
+
+    def trees_per_output(self) -> np.ndarray:
+        counts = np.zeros(self.n_outputs, dtype=np.int64)
+        for t in self.trees:
+            counts[t.target:t.target + t.width] += 1
+        return counts
+
+
+@dataclass(frozen=True, eq=False)
+class Linear:
+    """Raw scores as coef @ x + intercept, in float64, features read in order."""
+
+    coef: np.ndarray        # (n_outputs, n_features)
+    intercept: np.ndarray   # (n_outputs,)
+
+    @property
+    def n_outputs(self) -> int:
+        return self.coef.shape[0]
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A whole model: raw scores, a post-processor, and what the generated code reports."""
+
+    n_features: int
+    raw: object                         # Ensemble | Linear
+    post: str = "identity"
+    post_scale: float = 1.0             # sigmoid slope; 1.0 everywhere but LightGBM's `sigmoid`
+    task: str = "regression"            # "regression" | "classification" | "ranking"
+    classes: tuple = ()
+    feature_names: tuple = ()
+    source: str = ""                    # e.g. "sklearn.tree.DecisionTreeRegressor"
+    source_version: str = ""
+    output_kind: str = "predict"        # "predict" | "predict_proba" | "decision_function"
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        assert self.post in POSTPROCESSORS, self.post
+
+    @property
+    def n_outputs(self) -> int:
+        """Length of the vector Score returns."""
+        k = self.raw.n_outputs
+        if self.post in ("binary_sigmoid", "binary_modified_huber"):
+            return 2
+        if self.post == "argmax":
+            return 1
+        return k

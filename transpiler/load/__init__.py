@@ -1,0 +1,48 @@
+"""Stage 1: a trained model (a Python object or a file) -> ir.Model.
+
+Each model family is one module listed in FAMILIES. A family module provides:
+  LIBRARY             top-level package name of the objects it reads ("sklearn", "xgboost", ...)
+  CLASSES             {class name: function(obj, options) -> ir.Model}
+  sniff(path, head)   optional: True when a file (first bytes `head`) is this family's native format
+  load_file(path, options)  optional: parse such a file without the library installed
+`options` is a dict of loader options (e.g. what a native file does not record).
+"""
+from __future__ import annotations
+
+import os
+
+from .. import ir
+from ..errors import InputError, unsupported
+from . import files, lgbm, sklearn_linear, sklearn_trees, xgb
+
+FAMILIES = (sklearn_trees, sklearn_linear, xgb, lgbm)
+
+
+def supported_models() -> list[tuple[str, str]]:
+    """(library, class name) for every model object the loaders read, sorted."""
+    return sorted((f.LIBRARY, name) for f in FAMILIES for name in f.CLASSES)
+
+
+def load(model_or_path, **options) -> ir.Model:
+    """Turn a fitted model, or the path of a saved one, into an ir.Model."""
+    if isinstance(model_or_path, (str, os.PathLike)):
+        path = os.fspath(model_or_path)
+        head = files.read_head(path)
+        for family in FAMILIES:
+            sniff = getattr(family, "sniff", None)
+            if sniff is not None and sniff(path, head):
+                return family.load_file(path, options)
+        model_or_path = files.unpickle(path)
+    return load_object(model_or_path, options)
+
+
+def load_object(obj, options: dict) -> ir.Model:
+    library = type(obj).__module__.split(".")[0]
+    name = type(obj).__name__
+    for family in FAMILIES:
+        if family.LIBRARY == library and name in family.CLASSES:
+            return family.CLASSES[name](obj, options)
+    if isinstance(obj, (dict, list, tuple, str, bytes, int, float)) or obj is None:
+        raise InputError(f"the file holds a {name}, not a trained model; "
+                         "pass a pickled scikit-learn, XGBoost or LightGBM model")
+    raise unsupported(obj)

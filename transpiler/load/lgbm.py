@@ -1,0 +1,3 @@
+"""lightgbm models -> ir.Model (not written yet)."""
+LIBRARY = "lightgbm"
+CLASSES = {}

@@ -1,0 +1,3 @@
+"""scikit-learn linear models -> ir.Model (not written yet)."""
+LIBRARY = "sklearn"
+CLASSES = {}

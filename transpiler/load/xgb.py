@@ -1,0 +1,3 @@
+"""xgboost models -> ir.Model (not written yet)."""
+LIBRARY = "xgboost"
+CLASSES = {}
