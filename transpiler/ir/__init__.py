@@ -1,8 +1,8 @@
 """Stage 2: the intermediate representation. Imports nothing from the other stages."""
-from .model import (AGGREGATIONS, FEATURE_TYPES, OPS, POSTPROCESSORS, Ensemble, Linear, Model,
-                    Tree, frozen_array, make_tree)
+from .model import (AGGREGATIONS, FEATURE_TYPES, OPS, POSTPROCESSORS, Ensemble, LeafLinear, Linear,
+                    Model, Tree, frozen_array, make_tree)
 from .evaluate import evaluate
 from .dump import dump, dumps
 
-__all__ = ["AGGREGATIONS", "FEATURE_TYPES", "OPS", "POSTPROCESSORS", "Ensemble", "Linear", "Model",
+__all__ = ["AGGREGATIONS", "FEATURE_TYPES", "OPS", "POSTPROCESSORS", "Ensemble", "LeafLinear", "Linear", "Model",
            "Tree", "frozen_array", "make_tree", "evaluate", "dump", "dumps"]

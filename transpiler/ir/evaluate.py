@@ -9,7 +9,8 @@ import numpy as np
 
 from .model import Ensemble, Linear, Model
 
-ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold: |x| <= this counts as zero
+# LightGBM's kZeroThreshold is the float literal 1e-35f; |x| <= this counts as zero.
+ZERO_THRESHOLD = float(np.float32(1e-35))  # 1.0000000180025095e-35
 
 
 def evaluate(model: Model, rows) -> np.ndarray:
@@ -92,11 +93,34 @@ def ensemble_raw(ens: Ensemble, X: np.ndarray) -> np.ndarray:
     for tree in ens.trees:
         leaves = tree_leaves(tree, X, ens)
         sl = slice(tree.target, tree.target + tree.width)
-        acc[:, sl] = acc[:, sl] + tree.leaf_value[leaves].astype(dt)
+        values = tree.leaf_value[leaves].astype(dt)
+        if tree.linear is not None:
+            values[:, 0] = leaf_linear(tree, X, leaves, ens).astype(dt)
+        acc[:, sl] = acc[:, sl] + values
     if ens.aggregation == "mean":
         counts = ens.trees_per_output()
         acc = acc / np.maximum(counts, 1).astype(dt)
     return acc
+
+
+def leaf_linear(tree, X: np.ndarray, leaves: np.ndarray, ens: Ensemble) -> np.ndarray:
+    """Linear leaf outputs: const, then each term added in order; NaN in a term's feature
+    falls back to the constant leaf value."""
+    lin = tree.linear
+    if ens.feature_type == "float32":
+        X = X.astype(np.float32).astype(np.float64)
+    rows = np.arange(X.shape[0])
+    out = lin.const[leaves].copy()
+    start = lin.start[leaves].astype(np.int64)
+    count = lin.start[leaves + 1] - start
+    nan = np.zeros(X.shape[0], dtype=bool)
+    for k in range(int(count.max(initial=0))):
+        has = k < count
+        j = np.where(has, start + k, 0)
+        x = X[rows, lin.feature[j]]
+        nan |= has & np.isnan(x)
+        out = np.where(has, out + lin.coef[j] * x, out)
+    return np.where(nan, tree.leaf_value[leaves, 0], out)
 
 
 def postprocess(post: str, raw: np.ndarray, scale) -> np.ndarray:
@@ -139,6 +163,10 @@ def postprocess(post: str, raw: np.ndarray, scale) -> np.ndarray:
         return np.stack([one - p, p], axis=1)
     if post == "hinge":
         return (raw > 0).astype(raw.dtype)
+    if post == "softplus":
+        return np.log(one + np.exp(raw))
+    if post == "signed_square":
+        return np.sign(raw) * raw * raw
     if post == "argmax":
         return np.argmax(raw, axis=1).astype(raw.dtype)[:, None]
     raise ValueError(f"unknown post-processor {post!r}")

@@ -8,12 +8,18 @@ Comparison semantics of a tree node (the same in the evaluator and in every lang
 
     x = input[feature]                       # float64 from the caller
     x = (float32) x      if ensemble.feature_type == "float32"
-    if isnan(x) or (zero_missing[node] and |x| <= 1e-35):  go default (default_left)
+    if isnan(x) or (zero_missing[node] and |x| <= 1e-35f):  go default (default_left)
+                                             # 1e-35f = 1.0000000180025095e-35, LightGBM's kZeroThreshold
     elif node is categorical:  c = trunc(x); left  iff  0 <= c < 32*words and bit c is set
                                (with cat_negative == "strict", any x < 0 is no member)
     else:                      left  iff  x OP threshold      (OP is "<" or "<=")
 
 Leaves add `leaf_value[node]` (length `width`) to outputs `target .. target+width-1`.
+A tree with `linear` (LightGBM linear_tree, width 1) adds instead, at leaf n:
+
+    v = linear.const[n]
+    for j in linear.start[n] .. linear.start[n+1]-1:  v = v + linear.coef[j] * x[linear.feature[j]]
+    if any of those x is NaN:  v = leaf_value[n]            (x read as for splits)
 """
 from __future__ import annotations
 
@@ -38,6 +44,8 @@ POSTPROCESSORS = (
     "binary_modified_huber",  # raw has 1 value: p = (clip(raw, -1, 1) + 1) / 2; out = [1 - p, p]
     "hinge",            # out[i] = 1 if raw[i] > 0 else 0 (binary:hinge)
     "argmax",           # out = [index of the largest raw value] (multi:softmax)
+    "softplus",         # out[i] = log(1 + exp(raw[i])), literally, not log1p (LightGBM xentlambda)
+    "signed_square",    # out[i] = sign(raw[i]) * raw[i] * raw[i], left to right (LightGBM reg_sqrt)
 )
 # sigmoid-family post-processors compute 1 / (1 + exp(-post_scale * raw)) (LightGBM's `sigmoid`)
 
@@ -47,6 +55,16 @@ def frozen_array(values, dtype) -> np.ndarray:
     arr = np.ascontiguousarray(np.array(values, dtype=dtype))
     arr.setflags(write=False)
     return arr
+
+
+@dataclass(frozen=True, eq=False)
+class LeafLinear:
+    """Linear models in the leaves of one tree, terms stored CSR-style (see the module docstring)."""
+
+    const: np.ndarray            # float64 per node (0 at internal nodes)
+    start: np.ndarray            # int32, n_nodes + 1: node n's terms are start[n] .. start[n+1]-1
+    feature: np.ndarray          # int32 per term
+    coef: np.ndarray             # float64 per term
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +80,7 @@ class Tree:
     target: int = 0              # first output this tree adds to
     zero_missing: Optional[np.ndarray] = None       # bool per node, or None for all False
     categories: Optional[tuple] = None              # per node: tuple of uint32 words, or None
+    linear: Optional[LeafLinear] = None             # linear leaf models, or None for constant leaves
 
     @property
     def n_nodes(self) -> int:
@@ -91,7 +110,7 @@ class Tree:
 
 
 def make_tree(feature, threshold, left, right, default_left, leaf_value, *, target=0,
-              zero_missing=None, categories=None, leaf_dtype="float64") -> Tree:
+              zero_missing=None, categories=None, leaf_dtype="float64", linear=None) -> Tree:
     """Build a Tree from array-likes, freezing every table."""
     leaf = np.asarray(leaf_value, dtype=leaf_dtype)
     if leaf.ndim == 1:
@@ -102,6 +121,12 @@ def make_tree(feature, threshold, left, right, default_left, leaf_value, *, targ
     cats = None
     if categories is not None and any(c is not None for c in categories):
         cats = tuple(None if c is None else tuple(int(w) for w in c) for c in categories)
+    lin = None
+    if linear is not None:  # (const, start, feature, coef) array-likes
+        const, start, feat, coef = linear
+        assert leaf.shape[1] == 1 and len(start) == len(leaf) + 1
+        lin = LeafLinear(const=frozen_array(const, np.float64), start=frozen_array(start, np.int32),
+                         feature=frozen_array(feat, np.int32), coef=frozen_array(coef, np.float64))
     return Tree(
         feature=frozen_array(feature, np.int32),
         threshold=frozen_array(threshold, np.float64),
@@ -112,6 +137,7 @@ def make_tree(feature, threshold, left, right, default_left, leaf_value, *, targ
         target=int(target),
         zero_missing=zm,
         categories=cats,
+        linear=lin,
     )
 
 
