@@ -1,0 +1,56 @@
+"""Go: one package per model (`model` by default) with `func Score(input []float64) []float64`."""
+from __future__ import annotations
+
+import re
+
+from .base import Target
+
+GO_KEYWORDS = frozenset("""break case chan const continue default defer else fallthrough for func go
+goto if import interface map package range return select struct switch type var""".split())
+
+GO_TYPES = {"float64": "float64", "float32": "float32", "int32": "int32", "uint8": "uint8",
+            "uint32": "uint32"}
+
+
+class Go(Target):
+    name = "go"
+    files = {"model.go": "go/model.go.j2"}
+    keywords = GO_KEYWORDS
+    default_package = "model"
+    default_function = "Score"
+    indent = "\t"
+    types = GO_TYPES
+    positive_infinity = "math.Inf(1)"
+
+    def if_open(self, cond):
+        return f"if {cond} {{"
+
+    def ret(self, value):
+        return f"return {value}"
+
+    def call_in_category(self, v, offset):
+        return f"inCategory({v}, {offset})"
+
+    def is_zero(self, v):
+        return f"math.Abs({v}) <= 1e-35"
+
+    def float32(self, v):
+        return self.double(float(v)) if abs(float(v)) == float("inf") else str(__import__("numpy").float32(v))
+
+    def array_name(self, name):
+        head, *rest = name.split("_")
+        return head + "".join(p.capitalize() for p in rest)
+
+    def array(self, name, dtype, values):
+        if not len(values):
+            return f"var {name} = [1]{GO_TYPES[dtype]}{{}}"
+        return (f"var {name} = [...]{GO_TYPES[dtype]}{{\n"
+                f"\t{self.literals(values, dtype)},\n}}")
+
+    def finish(self, text):
+        # Go rejects unused imports, so import math only where the code calls it.
+        if re.search(r"\bmath\.", text):
+            text = text.replace("\n\n// IMPORTS\n", '\n\nimport "math"\n', 1)
+        else:
+            text = text.replace("\n\n// IMPORTS\n", "\n", 1)
+        return text

@@ -1,0 +1,72 @@
+"""Java: one final class (`Model` by default) with `public static double[] score(double[] input)`.
+
+Array literals compile to bytecode in the static initializer, which the JVM caps at 64 KB,
+so arrays beyond a few hundred values are stored as Base64 strings and decoded once.
+"""
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+
+from .base import Target
+
+JAVA_KEYWORDS = frozenset("""abstract assert boolean break byte case catch char class const continue
+default do double else enum extends final finally float for goto if implements import instanceof
+int interface long native new package private protected public return short static strictfp
+super switch synchronized this throw throws transient try void volatile while true false null
+var record yield sealed permits""".split())
+
+JAVA_TYPES = {"float64": "double", "float32": "float", "int32": "int", "uint8": "byte",
+              "uint32": "int"}
+# How a decoded byte buffer fills each array type, and the NumPy layout it is written in.
+DECODERS = {"float64": ("doubles", "<f8"), "float32": ("floats", "<f4"), "int32": ("ints", "<i4"),
+            "uint8": ("bytes", "u1"), "uint32": ("ints", "<u4")}
+LITERAL_MAX = 256        # values per array written as literals
+CHUNK = 60000            # characters per string constant (the class-file limit is 65535 bytes)
+
+
+class Java(Target):
+    name = "java"
+    files = {"{class_name}.java": "java/Model.java.j2"}
+    keywords = JAVA_KEYWORDS
+    default_function = "score"
+    types = JAVA_TYPES
+    body_depth = 2
+    positive_infinity = "Double.POSITIVE_INFINITY"
+
+    def call_in_category(self, v, offset):
+        return f"inCategory({v}, {offset})"
+
+    def is_zero(self, v):
+        return f"Math.abs({v}) <= 1e-35"
+
+    def package_parts(self, package):
+        return package.split(".")
+
+    def array_name(self, name):
+        return name.upper()
+
+    def literal(self, v, dtype):
+        if dtype == "uint8":
+            return f"(byte) {int(v)}" if int(v) > 127 else str(int(v))
+        if dtype == "uint32" and int(v) > 0x7FFFFFFF:
+            return str(int(v) - (1 << 32))
+        return super().literal(v, dtype)
+
+    def array(self, name, dtype, values):
+        jt = JAVA_TYPES[dtype]
+        values = np.asarray(values)
+        if len(values) <= LITERAL_MAX:
+            body = self.literals(values, dtype, self.indent * 2) if len(values) else ""
+            return f"private static final {jt}[] {name} = {{\n{self.indent * 2}{body}\n{self.indent}}};"
+        decoder, layout = DECODERS[dtype]
+        text = base64.b64encode(values.astype(layout).tobytes()).decode("ascii")
+        parts = [text[i:i + CHUNK] for i in range(0, len(text), CHUNK)]
+        joined = (",\n" + self.indent * 2).join(f'"{p}"' for p in parts)
+        return (f"private static final {jt}[] {name} = {decoder}({len(values)},\n"
+                f"{self.indent * 2}{joined});")
+
+    def extra_context(self, ctx):
+        # Encoded arrays call the decoding helpers; literal ones start with "{".
+        return {"needs_decoder": any(not d.split(" = ", 1)[1].startswith("{") for d in ctx["arrays"])}
