@@ -22,7 +22,9 @@ from transpiler.errors import InputError, UnsupportedModelError
 from transpiler.load import load, sklearn_linear
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning",
-                                        "ignore::sklearn.exceptions.ConvergenceWarning")
+                                        "ignore::sklearn.exceptions.ConvergenceWarning",
+                                        # the evaluator's sigmoid overflows exp to inf, then 1/inf = 0
+                                        "ignore:overflow encountered in exp:RuntimeWarning")
 
 N_FEATURES = 5
 RNG = np.random.default_rng(20240601)
@@ -38,6 +40,17 @@ Y_LABELS = np.c_[Y_BIN, (X_TRAIN[:, 0] > 0).astype(int), (X_TRAIN[:, 2] > 0.5).a
 # Training rows, random rows on a wider scale, saturating rows, and the origin.
 X_EVAL = np.vstack([X_TRAIN, 3.0 * RNG.normal(size=(60, N_FEATURES)),
                     40.0 * RNG.normal(size=(8, N_FEATURES)), np.zeros((1, N_FEATURES))])
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)   # deprecated in 1.8, still supported
+    PA_REGRESSOR = lm.PassiveAggressiveRegressor(random_state=0)
+    PA_CLASSIFIER = lm.PassiveAggressiveClassifier(random_state=0)
+
+
+def est_id(param) -> str:
+    """Test ids like LogisticRegression(solver='newton-cholesky'); other parameters get none."""
+    return repr(param).replace(" ", "").replace("\n", "") if hasattr(param, "fit") else ""
 
 
 def library_scores(obj, X) -> tuple[str, np.ndarray]:
@@ -62,6 +75,8 @@ def assert_matches(obj, X=X_EVAL) -> ir.Model:
     atol = 8 * N_FEATURES * np.finfo(np.float64).eps * scale
     if model.post == "exp":
         atol = atol * np.abs(expected)
+    elif model.output_kind == "predict_proba":
+        atol = atol + 4 * np.finfo(np.float64).eps   # 1 - p, expit vs 1 / (1 + exp(-x))
     np.testing.assert_array_less(np.abs(got - expected), 1e-12 * np.abs(expected) + atol + 1e-300)
     assert model.source == f"sklearn.{type(obj).__name__}"
     assert model.source_version == sklearn.__version__
@@ -86,7 +101,7 @@ REGRESSORS = [
     lm.OrthogonalMatchingPursuitCV(cv=3), lm.BayesianRidge(), lm.ARDRegression(),
     lm.HuberRegressor(), lm.TheilSenRegressor(max_subpopulation=200, random_state=0),
     lm.QuantileRegressor(quantile=0.7, alpha=0.01), lm.SGDRegressor(random_state=0),
-    lm.PassiveAggressiveRegressor(random_state=0), LinearSVR(random_state=0),
+    PA_REGRESSOR, LinearSVR(random_state=0),
 ]
 MULTI_TARGET = [
     lm.LinearRegression(), lm.Ridge(alpha=0.5), lm.RidgeCV(), lm.Lasso(alpha=0.05),
@@ -97,13 +112,13 @@ MULTI_TARGET = [
 ]
 
 
-@pytest.mark.parametrize("est", REGRESSORS, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("est", REGRESSORS, ids=est_id)
 def test_regressor(est):
     model = assert_matches(fit(est, X_TRAIN, Y_REG))
     assert (model.task, model.post, model.n_outputs, model.classes) == ("regression", "identity", 1, ())
 
 
-@pytest.mark.parametrize("est", MULTI_TARGET, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("est", MULTI_TARGET, ids=est_id)
 def test_multi_target_regressor(est):
     model = assert_matches(fit(est, X_TRAIN, Y_REG2))
     assert model.n_outputs == 2 and model.raw.coef.shape == (2, N_FEATURES)
@@ -125,7 +140,7 @@ def test_single_column_target_and_float32_fit():
     (lm.TweedieRegressor(power=0.0, link="log"), "exp"),
     (lm.TweedieRegressor(power=1.5, alpha=0.01), "exp"),    # link='auto', power > 0 -> log
     (lm.TweedieRegressor(power=1.5, link="log", alpha=0.01), "exp"),
-], ids=lambda p: p if isinstance(p, str) else f"{type(p).__name__}-{getattr(p, 'link', '')}")
+], ids=est_id)
 def test_glm(est, post):
     model = assert_matches(fit(est, X_TRAIN, Y_POS))
     assert model.post == post and model.n_outputs == 1
@@ -135,7 +150,6 @@ def test_glm(est, post):
 
 CLASSIFIERS = [
     (lm.LogisticRegression(), ("binary_sigmoid", "softmax")),
-    (lm.LogisticRegression(C=0.3, solver="liblinear"), ("binary_sigmoid", "softmax")),
     (lm.LogisticRegression(solver="newton-cholesky"), ("binary_sigmoid", "softmax")),
     (lm.LogisticRegressionCV(Cs=3, cv=3), ("binary_sigmoid", "softmax")),
     (lm.SGDClassifier(loss="log_loss", random_state=0), ("binary_sigmoid", "ovr_normalize")),
@@ -147,14 +161,14 @@ CLASSIFIERS = [
     (lm.RidgeClassifier(), ("identity", "identity")),
     (lm.RidgeClassifierCV(), ("identity", "identity")),
     (lm.Perceptron(random_state=0), ("identity", "identity")),
-    (lm.PassiveAggressiveClassifier(random_state=0), ("identity", "identity")),
+    (PA_CLASSIFIER, ("identity", "identity")),
     (LinearSVC(random_state=0), ("identity", "identity")),
     (LinearSVC(multi_class="crammer_singer", random_state=0), ("identity", "identity")),
 ]
 
 
 @pytest.mark.parametrize("est, posts", CLASSIFIERS,
-                         ids=lambda p: type(p).__name__ if hasattr(p, "fit") else "")
+                         ids=est_id)
 @pytest.mark.parametrize("y", ["binary", "multiclass", "strings"])
 def test_classifier(est, posts, y):
     target = {"binary": Y_BIN, "multiclass": Y_MULTI, "strings": Y_STR}[y]
@@ -168,6 +182,12 @@ def test_classifier(est, posts, y):
         assert model.n_outputs == (1 if n_classes == 2 else n_classes)
     else:
         assert model.n_outputs == n_classes
+
+
+def test_liblinear_logistic_regression_binary():
+    # liblinear fits binary problems only (multi-class needs OneVsRestClassifier, tested below).
+    obj = fit(lm.LogisticRegression(C=0.3, solver="liblinear"), X_TRAIN, Y_BIN)
+    assert assert_matches(obj).post == "binary_sigmoid"
 
 
 def test_modified_huber_rows_with_all_zero_probabilities():
@@ -231,18 +251,20 @@ def test_legacy_binary_multinomial_formula():
     lin = ir.Linear(coef=ir.frozen_array([[1.0]], np.float64), intercept=ir.frozen_array([0.0], np.float64))
     got = ir.evaluate(ir.Model(n_features=1, raw=lin, post="binary_sigmoid", post_scale=2.0), d)
     e = np.exp(np.c_[-d, d] - np.abs(d))
-    np.testing.assert_allclose(got, e / e.sum(axis=1, keepdims=True), rtol=1e-14, atol=1e-300)
+    # 1 - p rounds to the ulp of 1, as sklearn's own binary path does.
+    np.testing.assert_allclose(got, e / e.sum(axis=1, keepdims=True), rtol=1e-14, atol=2.3e-16)
 
 
 # ---------------------------------------------------------------- one-vs-rest
 
 @pytest.mark.parametrize("inner, posts", [
     (lm.LogisticRegression(), ("binary_sigmoid", "ovr_normalize")),
+    (lm.LogisticRegression(solver="liblinear"), ("binary_sigmoid", "ovr_normalize")),
     (lm.SGDClassifier(loss="log_loss", random_state=0), ("binary_sigmoid", "ovr_normalize")),
     (LinearSVC(random_state=0), ("identity", "identity")),
     (lm.RidgeClassifier(), ("identity", "identity")),
     (lm.Perceptron(random_state=0), ("identity", "identity")),
-], ids=lambda p: type(p).__name__ if hasattr(p, "fit") else "")
+], ids=est_id)
 @pytest.mark.parametrize("y", ["binary", "strings"])
 def test_one_vs_rest(inner, posts, y):
     target = Y_BIN if y == "binary" else Y_STR
@@ -290,7 +312,7 @@ def test_feature_names_from_a_data_frame():
 
 @pytest.mark.parametrize("est", [lm.LinearRegression(), lm.LogisticRegression(),
                                  lm.PoissonRegressor(), OneVsRestClassifier(LinearSVC())],
-                         ids=lambda e: type(e).__name__)
+                         ids=est_id)
 def test_unfitted_model_is_an_input_error(est):
     with pytest.raises(InputError, match="call fit"):
         load(est)
