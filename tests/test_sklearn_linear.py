@@ -64,12 +64,8 @@ def library_scores(obj, X) -> tuple[str, np.ndarray]:
     return kind, np.asarray(out, dtype=np.float64).reshape(len(X), -1)
 
 
-def assert_matches(obj, X=X_EVAL) -> ir.Model:
-    model = load(obj)
-    kind, expected = library_scores(obj, X)
-    got = ir.evaluate(model, X)
-    assert model.output_kind == kind
-    assert got.shape == expected.shape == (len(X), model.n_outputs)
+def assert_close(model, X, got, expected, what=""):
+    """Equal up to the rounding of a reordered dot product (and of 1 - p and exp)."""
     lin = model.raw
     scale = (np.abs(X) @ np.abs(lin.coef).T + np.abs(lin.intercept)).max(axis=1, keepdims=True)
     atol = 8 * N_FEATURES * np.finfo(np.float64).eps * scale
@@ -77,7 +73,17 @@ def assert_matches(obj, X=X_EVAL) -> ir.Model:
         atol = atol * np.abs(expected)
     elif model.output_kind == "predict_proba":
         atol = atol + 4 * np.finfo(np.float64).eps   # 1 - p, expit vs 1 / (1 + exp(-x))
-    np.testing.assert_array_less(np.abs(got - expected), 1e-12 * np.abs(expected) + atol + 1e-300)
+    np.testing.assert_array_less(np.abs(got - expected), 1e-12 * np.abs(expected) + atol + 1e-300,
+                                 err_msg=what)
+
+
+def assert_matches(obj, X=X_EVAL) -> ir.Model:
+    model = load(obj)
+    kind, expected = library_scores(obj, X)
+    got = ir.evaluate(model, X)
+    assert model.output_kind == kind
+    assert got.shape == expected.shape == (len(X), model.n_outputs)
+    assert_close(model, X, got, expected)
     assert model.source == f"sklearn.{type(obj).__name__}"
     assert model.source_version == sklearn.__version__
     assert model.n_features == N_FEATURES
@@ -341,3 +347,49 @@ def test_every_supported_class_is_registered():
               | {type(e).__name__ for e, _ in CLASSIFIERS}
               | {"PoissonRegressor", "GammaRegressor", "TweedieRegressor", "OneVsRestClassifier"})
     assert set(sklearn_linear.CLASSES) == tested
+
+
+# ---------------------------------------------------------------- generated code, end to end
+
+def _e2e_models() -> dict:
+    """One model per post-processor this loader produces, plus multi-output shapes."""
+    shifted = fit(lm.SGDClassifier(loss="modified_huber", random_state=0), X_TRAIN, Y_MULTI)
+    shifted.intercept_ = shifted.intercept_ - 3.0      # rows whose probabilities are all zero
+    return {
+        "linreg2": fit(lm.LinearRegression(), X_TRAIN, Y_REG2),
+        "poisson": fit(lm.PoissonRegressor(alpha=0.01), X_TRAIN, Y_POS),
+        "logit_bin": fit(lm.LogisticRegression(), X_TRAIN, Y_BIN),
+        "logit_multi": fit(lm.LogisticRegression(), X_TRAIN, Y_STR),
+        "sgd_log": fit(lm.SGDClassifier(loss="log_loss", random_state=0), X_TRAIN, Y_MULTI),
+        "huber_bin": fit(lm.SGDClassifier(loss="modified_huber", random_state=0), X_TRAIN, Y_BIN),
+        "huber_multi": shifted,
+        "svc_multi": fit(LinearSVC(random_state=0), X_TRAIN, Y_MULTI),
+        "ridge_bin": fit(lm.RidgeClassifier(), X_TRAIN, Y_BIN),
+        "ovr_labels": fit(OneVsRestClassifier(lm.LogisticRegression()), X_TRAIN, Y_LABELS),
+    }
+
+
+@pytest.fixture(scope="module")
+def e2e_models():
+    return _e2e_models()
+
+
+@pytest.mark.parametrize("lang", ["go", "c", "java"])
+def test_generated_code_matches(lang, e2e_models, tmp_path):
+    import transpiler
+    from transpiler.verify import harness
+
+    problem = harness.missing_toolchain(lang)
+    if problem:
+        pytest.skip(problem)
+    cases = [harness.Case(name, transpiler.transpile(obj, lang, **harness.names_for(lang, name)),
+                          N_FEATURES, load(obj).n_outputs, X_EVAL)
+             for name, obj in e2e_models.items()]
+    outputs = harness.run_cases(lang, cases, workdir=str(tmp_path))
+    for name, obj in e2e_models.items():
+        model = load(obj)
+        got, reference = outputs[name], ir.evaluate(model, X_EVAL)
+        if model.post == "identity":
+            # Only sums and products in a fixed order: the same bits as the evaluator.
+            np.testing.assert_array_equal(got, reference, err_msg=name)
+        assert_close(model, X_EVAL, got, library_scores(obj, X_EVAL)[1], what=f"{lang} {name}")
