@@ -116,7 +116,8 @@ def _legacy_ovr(obj, binary: bool) -> bool:
         if obj.solver == "liblinear":
             return True
         if obj.solver == "newton-cholesky":
-            # Fitted one-vs-rest before 1.6 and multinomial after: the attribute can't tell.
+            # Releases differ on whether this pair means one-vs-rest or multinomial, and the
+            # fitted attributes can't tell which one the fit used.
             raise unsupported(obj, "multi_class='auto' with solver='newton-cholesky' under "
                                    "scikit-learn < 1.8; set multi_class explicitly and refit, "
                                    "or upgrade scikit-learn")
