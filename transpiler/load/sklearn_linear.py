@@ -36,7 +36,7 @@ CLASSIFIERS = (
     "LogisticRegression", "LogisticRegressionCV", "RidgeClassifier", "RidgeClassifierCV",
     "SGDClassifier", "Perceptron", "PassiveAggressiveClassifier", "LinearSVC",
 )
-# Link functions of the GLM losses (sklearn._loss.link) -> the post-processor applying their inverse.
+# GLM loss links (sklearn._loss.link) -> the post-processor that applies their inverse.
 LINK_POST = {"IdentityLink": "identity", "LogLink": "exp"}
 
 
