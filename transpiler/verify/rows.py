@@ -11,9 +11,9 @@ from ..ir.evaluate import category_member, tree_leaves
 
 
 def _neighbours(t: float, feature_type: str) -> list[float]:
+    if not np.isfinite(t):  # scikit-learn keeps infinite thresholds but rejects infinite rows
+        return []
     out = [t]
-    if not np.isfinite(t):
-        return out
     if feature_type == "float32":
         f = np.float32(t)
         out += [float(np.nextafter(f, np.float32(-np.inf))), float(f),

@@ -1,0 +1,91 @@
+"""Shared test helpers: the three oracles and one build per language for many cases."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import transpiler
+import transpiler.emit
+from transpiler import ir
+from transpiler.verify.harness import Case, missing_toolchain, names_for, run_cases
+from transpiler.verify.rows import fixture_rows, leaf_coverage
+
+LANGS = ("go", "c", "java")
+
+
+def require_toolchain(lang: str) -> None:
+    """Skip when a toolchain is missing on a developer machine; fail in CI."""
+    problem = missing_toolchain(lang)
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"toolchain missing in CI: {problem}")
+        pytest.skip(problem)
+
+
+def reference(model, rows, method: str) -> np.ndarray:
+    out = getattr(model, method)(rows)
+    return np.asarray(out, dtype=np.float64).reshape(len(rows), -1)
+
+
+def assert_close(got, ref, rtol=1e-12, what=""):
+    """Same values to within rtol relative (NaN equal to NaN); exact zeros stay exact."""
+    got, ref = np.asarray(got, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    assert got.shape == ref.shape, f"{what}: shape {got.shape} != {ref.shape}"
+    bad = ~np.isclose(got, ref, rtol=rtol, atol=0.0, equal_nan=True)
+    if bad.any():
+        i = np.argwhere(bad)[0]
+        raise AssertionError(f"{what}: {bad.sum()} values differ; first at {tuple(i)}: "
+                             f"{got[tuple(i)]!r} != {ref[tuple(i)]!r}")
+
+
+class Catalogue:
+    """Cases (name, fitted model, rows, method) checked by all three oracles.
+
+    Each language builds every case in one toolchain call, once per test session.
+    """
+
+    def __init__(self, cases, layouts=("code", "table"), rtol=0.0):
+        self.cases = cases          # name -> (model, rows, method)
+        self.layouts = layouts
+        self.rtol = rtol
+        self._ir = {}
+        self._built = {}
+
+    def ir(self, name):
+        if name not in self._ir:
+            model, X, method = self.cases[name]
+            irm = transpiler.to_ir(model)
+            rows = fixture_rows(irm, X)
+            self._ir[name] = (irm, rows, reference(model, rows, method))
+        return self._ir[name]
+
+    def check_ir(self, name):
+        irm, rows, ref = self.ir(name)
+        assert_close(ir.evaluate(irm, rows), ref, self.rtol, f"{name} IR evaluator")
+        return irm, rows
+
+    def built(self, lang):
+        if lang not in self._built:
+            require_toolchain(lang)
+            cases = []
+            for name in self.cases:
+                model = self.cases[name][0]
+                irm, rows, _ = self.ir(name)
+                for layout in self.layouts:
+                    key = f"{name}_{layout}"
+                    files = transpiler.emit.emit(irm, lang, layout=layout, **names_for(lang, key))
+                    cases.append(Case(key, files, irm.n_features, irm.n_outputs, rows))
+            self._built[lang] = run_cases(lang, cases)
+        return self._built[lang]
+
+    def check_compiled(self, name, lang):
+        _, _, ref = self.ir(name)
+        out = self.built(lang)
+        for layout in self.layouts:
+            assert_close(out[f"{name}_{layout}"], ref, self.rtol, f"{name} {lang} {layout}")
+
+
+__all__ = ["LANGS", "Catalogue", "assert_close", "fixture_rows", "leaf_coverage", "reference",
+           "require_toolchain"]
