@@ -181,9 +181,15 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         base_score=", ".join(target.literal(v, acc) for v in raw.base_score),
         counts=[target.literal(max(int(c), 1), acc) for c in counts],
         targets=[int(v) for v in t.targets],
-        tree_bodies=[],
+        tree_bodies=[], linear=t.linear is not None,
     )
     arrays = [target.array(A("leaf_value"), acc, t.leaf_value)]
+    if t.linear is not None:
+        const, start, feature, coef = t.linear
+        arrays += [target.array(A("lin_const"), "float64", const),
+                   target.array(A("lin_start"), "int32", start),
+                   target.array(A("lin_feature"), "int32", feature),
+                   target.array(A("lin_coef"), "float64", coef)]
     if t.has_categories:
         arrays.append(target.array(A("cat_bits"), "uint32", t.cat_bits))
     if chosen == "code":

@@ -40,6 +40,7 @@ class Tables:
     has_zero_missing: bool
     has_categories: bool
     max_depth: int
+    linear: tuple | None = None   # (const per leaf, start per leaf + 1, feature, coef) or None
 
 
 def ensemble_width(ens: ir.Ensemble) -> int:
@@ -55,6 +56,8 @@ def flatten(ens: ir.Ensemble) -> Tables:
     cat_bits: list[int] = []
     cat_index: dict[tuple, int] = {}
     roots, targets = [], []
+    lin_const, lin_count, lin_feature, lin_coef = [], [], [], []
+    any_linear = any(t.linear is not None for t in ens.trees)
     node_base = leaf_base = 0
     max_depth = 0
     for tree in ens.trees:
@@ -82,12 +85,31 @@ def flatten(ens: ir.Ensemble) -> Tables:
         flags.append(np.where(is_leaf, 0, fl))
         cat_offs.append(coff)
         leaves.append(tree.leaf_value[is_leaf].reshape(-1))
+        if any_linear:  # every leaf gets a linear model; a constant leaf has no terms
+            ids = np.flatnonzero(is_leaf)
+            lin = tree.linear
+            if lin is None:
+                lin_const.append(tree.leaf_value[ids, 0])
+                lin_count.append(np.zeros(len(ids), dtype=np.int64))
+            else:
+                lin_const.append(lin.const[ids])
+                lin_count.append(lin.start[ids + 1] - lin.start[ids])
+                for n in ids:
+                    lin_feature.append(lin.feature[lin.start[n]:lin.start[n + 1]])
+                    lin_coef.append(lin.coef[lin.start[n]:lin.start[n + 1]])
         roots.append(node_base)
         targets.append(tree.target)
         node_base += tree.n_nodes
         leaf_base += int(is_leaf.sum())
         max_depth = max(max_depth, tree.depth())
     flags_arr = _join(flags, np.uint8)
+    linear = None
+    if any_linear:
+        if width != 1:
+            raise ValueError("linear leaves need trees of width 1")
+        start = np.concatenate([[0], np.cumsum(_join(lin_count, np.int64))])
+        linear = (_join(lin_const, np.float64), start.astype(np.int32),
+                  _join(lin_feature, np.int32), _join(lin_coef, np.float64))
     return Tables(
         feature=_join(feats, np.int32), threshold=_join(thrs, np.float64),
         left=_join(lefts, np.int32), right=_join(rights, np.int32), flags=flags_arr,
@@ -96,7 +118,7 @@ def flatten(ens: ir.Ensemble) -> Tables:
         targets=np.array(targets, dtype=np.int32), width=width,
         has_zero_missing=bool((flags_arr & FLAG_ZERO_MISSING).any()),
         has_categories=bool((flags_arr & FLAG_CATEGORICAL).any()),
-        max_depth=max_depth,
+        max_depth=max_depth, linear=linear,
     )
 
 
