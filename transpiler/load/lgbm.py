@@ -1,3 +1,210 @@
-"""lightgbm models -> ir.Model (not written yet)."""
+"""LightGBM models (Booster, LGBMRegressor/Classifier/Ranker, native model.txt files) -> ir.Model.
+
+Both inputs go through LightGBM's text model: an object is turned into its model string (up to
+best_iteration, as predict does by default) and a file is read as it is; lgbm_text parses
+either, so a model file needs no lightgbm installed. lgbm_tree turns the parsed trees into
+IR node tables with LightGBM's prediction semantics. What predict computes:
+
+    raw[k] = 0.0 + tree_k + tree_{k+K} + ...      in float64, trees in model order
+             (the init score is folded into the first iteration's trees, so no base score)
+    raw   /= iterations                           with average_output (boosting=rf)
+    out    = the objective's ConvertOutput(raw)   (Booster.predict; the sklearn wrappers differ)
+"""
+from __future__ import annotations
+
+from ..errors import InputError, UnsupportedModelError, unsupported
+from .. import ir
+from . import lgbm_text
+from .lgbm_tree import categorical_features, convert_tree
+
 LIBRARY = "lightgbm"
-CLASSES = {}
+
+# Objective names (and the aliases LightGBM accepts) grouped by the output transform
+# their ConvertOutput applies.
+_SQRT_CAPABLE = {  # RegressionL2loss and the subclasses that keep its ConvertOutput
+    "regression", "regression_l2", "l2", "mean_squared_error", "mse", "l2_root",
+    "root_mean_squared_error", "rmse", "regression_l1", "l1", "mean_absolute_error", "mae",
+    "fair", "quantile", "mape", "mean_absolute_percentage_error"}
+_IDENTITY = {"huber",  # LightGBM switches reg_sqrt off for huber
+             "lambdarank", "rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart", "xendcg_mart",
+             "custom", "none", "null", "na", ""}
+_EXP = {"poisson", "gamma", "tweedie"}  # their ConvertOutput is exp, with or without "sqrt"
+_BINARY = {"binary"}
+_XENTROPY = {"cross_entropy", "xentropy"}
+_XENTLAMBDA = {"cross_entropy_lambda", "xentlambda"}
+_SOFTMAX = {"multiclass", "softmax"}
+_OVA = {"multiclassova", "multiclass_ova", "ova", "ovr"}
+_RANKING = {"lambdarank", "rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart", "xendcg_mart"}
+
+
+def _objective_params(tokens) -> dict:
+    params = {}
+    for tok in tokens[1:]:
+        key, sep, value = tok.partition(":")
+        params[key] = value if sep else True
+    return params
+
+
+def _sigmoid(params: dict, objective: str) -> float:
+    try:
+        scale = float(params["sigmoid"])
+    except (KeyError, ValueError):
+        raise InputError(f"the model's objective {objective!r} has no valid sigmoid:<value>; "
+                         "save the model again with LightGBM") from None
+    if not scale > 0:
+        raise InputError(f"the model's objective {objective!r} has sigmoid {scale}, which must be "
+                         "greater than zero; save the model again with LightGBM")
+    return scale
+
+
+def booster_output(objective: str, n_outputs: int) -> tuple:
+    """(post-processor, post_scale, task) that Booster.predict applies for this objective string."""
+    tokens = objective.split()
+    name = tokens[0] if tokens else ""
+    params = _objective_params(tokens)
+    if name in _SQRT_CAPABLE:
+        return ("signed_square" if "sqrt" in params else "identity"), 1.0, "regression"
+    if name in _IDENTITY:
+        return "identity", 1.0, ("ranking" if name in _RANKING else "regression")
+    if name in _EXP:
+        return "exp", 1.0, "regression"
+    if name in _BINARY:
+        return "sigmoid", _sigmoid(params, objective), "classification"
+    if name in _XENTROPY:
+        return "sigmoid", 1.0, "regression"
+    if name in _XENTLAMBDA:
+        return "softplus", 1.0, "regression"
+    if name in _SOFTMAX | _OVA:
+        classes = params.get("num_class")
+        if classes is not True and classes is not None and classes.isdigit() and int(classes) != n_outputs:
+            raise InputError(f"the model's objective says num_class:{classes} but it has "
+                             f"{n_outputs} trees per iteration; save the model again with LightGBM")
+        if name in _SOFTMAX:
+            return "softmax", 1.0, "classification"
+        return "sigmoid", _sigmoid(params, objective), "classification"
+    raise UnsupportedModelError(
+        f"LightGBM objective {name!r} is not supported; supported are regression (l2, l1, huber, "
+        "fair, quantile, mape), poisson, gamma, tweedie, binary, cross_entropy, "
+        "cross_entropy_lambda, multiclass, multiclassova, lambdarank and rank_xendcg")
+
+
+def build(text_model: lgbm_text.TextModel, options: dict, *, source: str, version: str) -> ir.Model:
+    """An ir.Model that computes what Booster.predict computes for this text model."""
+    k = text_model.num_tree_per_iteration
+    trees = text_model.trees
+    n_iter = options.get("num_iteration")
+    if n_iter is not None and int(n_iter) > 0:
+        trees = trees[:int(n_iter) * k]
+    ir_trees = tuple(convert_tree(t, target=i % k) for i, t in enumerate(trees))
+    ens = ir.Ensemble(trees=ir_trees, n_outputs=k, base_score=(0.0,) * k, feature_type="float64",
+                      op="<=", accumulate="float64",
+                      aggregation="mean" if text_model.average_output else "sum",
+                      cat_negative="trunc")
+    post, scale, task = booster_output(text_model.objective, k)
+    meta = {
+        "objective": text_model.objective,
+        "format_version": text_model.version,
+        "boosting": text_model.parameters.get("boosting", ""),
+        "num_iteration": len(trees) // k,
+        "categorical_features": categorical_features(trees),
+    }
+    if text_model.pandas_categorical:
+        meta["pandas_categorical"] = text_model.pandas_categorical
+    return ir.Model(n_features=text_model.max_feature_idx + 1, raw=ens, post=post,
+                    post_scale=scale, task=task, feature_names=text_model.feature_names,
+                    source=source, source_version=version, output_kind="predict", meta=meta)
+
+
+def sniff(path, head: bytes) -> bool:
+    return (head.startswith(b"tree\n") or head.startswith(b"tree\r\n")) and b"version=" in head
+
+
+def load_file(path, options: dict) -> ir.Model:
+    """A native text model, read without lightgbm; it predicts as Booster(model_file=path)."""
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a readable LightGBM model (not UTF-8 text); "
+                         "save it again with Booster.save_model") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}; check its permissions") from exc
+    parsed = lgbm_text.parse(text, path)
+    return build(parsed, options, source="lightgbm.Booster",
+                 version=f"model format {parsed.version or 'unversioned'}")
+
+
+def _model_string(booster, options: dict) -> str:
+    try:
+        return booster.model_to_string(num_iteration=options.get("num_iteration"))
+    except Exception as exc:  # a freed or half-built Booster: say so in one line
+        raise InputError(f"cannot read the LightGBM Booster ({type(exc).__name__}: {exc}); "
+                         "pass a trained model") from exc
+
+
+def _lightgbm_version() -> str:
+    import lightgbm
+
+    return lightgbm.__version__
+
+
+def load_booster(obj, options: dict) -> ir.Model:
+    parsed = lgbm_text.parse(_model_string(obj, options))
+    return build(parsed, options, source="lightgbm.Booster", version=_lightgbm_version())
+
+
+def _fitted_booster(obj):
+    try:
+        return obj.booster_
+    except Exception as exc:  # LGBMNotFittedError
+        raise InputError(f"{type(obj).__name__} is not fitted; call fit() before saving or "
+                         "transpiling it") from exc
+
+
+def _wrapper_model(obj, options: dict) -> ir.Model:
+    parsed = lgbm_text.parse(_model_string(_fitted_booster(obj), options))
+    model = build(parsed, options, source=f"lightgbm.{type(obj).__name__}",
+                  version=_lightgbm_version())
+    return model
+
+
+def load_regressor(obj, options: dict) -> ir.Model:
+    return _wrapper_model(obj, options)
+
+
+def load_ranker(obj, options: dict) -> ir.Model:
+    model = _wrapper_model(obj, options)
+    return _replace(model, task="ranking")
+
+
+def load_classifier(obj, options: dict) -> ir.Model:
+    """predict_proba: Booster.predict, with [1 - p, p] columns for two classes."""
+    model = _wrapper_model(obj, options)
+    classes = tuple(c.item() if hasattr(c, "item") else c for c in obj.classes_)
+    k = model.raw.n_outputs
+    if callable(getattr(obj, "objective", None)) or model.meta["objective"].split()[:1] in ([], ["custom"], ["none"]):
+        # a custom objective: predict_proba returns the raw scores
+        return _replace(model, task="classification", classes=classes, output_kind="decision_function")
+    if len(classes) > 2:
+        if model.post not in ("softmax", "sigmoid") or k != len(classes):
+            raise unsupported(obj, f"objective {model.meta['objective']!r} for {len(classes)} classes")
+        return _replace(model, task="classification", classes=classes, output_kind="predict_proba")
+    if k != 1 or model.post != "sigmoid":
+        raise unsupported(obj, f"objective {model.meta['objective']!r} for two classes")
+    return _replace(model, post="binary_sigmoid", task="classification", classes=classes,
+                    output_kind="predict_proba")
+
+
+def _replace(model: ir.Model, **changes) -> ir.Model:
+    import dataclasses
+
+    return dataclasses.replace(model, **changes)
+
+
+CLASSES = {
+    "Booster": load_booster,
+    "LGBMModel": load_regressor,
+    "LGBMRegressor": load_regressor,
+    "LGBMClassifier": load_classifier,
+    "LGBMRanker": load_ranker,
+}
