@@ -51,8 +51,12 @@ def dump(model: Model) -> dict:
     elif isinstance(raw, Linear):
         raw_d = {"kind": "linear", "coef": [[_num(v) for v in row] for row in raw.coef],
                  "intercept": [_num(v) for v in raw.intercept]}
+        if raw.accumulate != "float64":
+            raw_d["accumulate"] = raw.accumulate
     else:
         raise TypeError(type(raw).__name__)
+    if raw.missing_value is not None:   # only when set, so older dumps stay byte-identical
+        raw_d["missing_value"] = _num(raw.missing_value)
     return {
         "n_features": model.n_features, "n_outputs": model.n_outputs, "task": model.task,
         "output_kind": model.output_kind, "post": model.post, "post_scale": _num(model.post_scale),

@@ -25,7 +25,7 @@ def evaluate(model: Model, rows) -> np.ndarray:
         dtype = np.dtype(model.raw.accumulate)
     elif isinstance(model.raw, Linear):
         raw = linear_raw(model.raw, X)
-        dtype = np.dtype(np.float64)
+        dtype = np.dtype(model.raw.accumulate)
     else:
         raise TypeError(f"unknown raw stage {type(model.raw).__name__}")
     out = postprocess(model.post, raw.astype(dtype), dtype.type(model.post_scale))
@@ -33,6 +33,8 @@ def evaluate(model: Model, rows) -> np.ndarray:
 
 
 def linear_raw(lin: Linear, X: np.ndarray) -> np.ndarray:
+    if lin.accumulate == "float32":
+        return _linear_raw_float32(lin, X)
     # Sequential sum in feature order, then the intercept: the order the emitters use.
     out = np.zeros((X.shape[0], lin.n_outputs))
     for k in range(lin.n_outputs):
@@ -40,6 +42,23 @@ def linear_raw(lin: Linear, X: np.ndarray) -> np.ndarray:
         for j in range(X.shape[1]):
             acc = acc + lin.coef[k, j] * X[:, j]
         out[:, k] = acc + lin.intercept[k]
+    return out
+
+
+def _linear_raw_float32(lin: Linear, X: np.ndarray) -> np.ndarray:
+    # XGBoost gblinear: start from the intercept, skip missing inputs, float32 throughout.
+    X = X.astype(np.float32)
+    coef = lin.coef.astype(np.float32)
+    out = np.zeros((X.shape[0], lin.n_outputs), dtype=np.float32)
+    for k in range(lin.n_outputs):
+        acc = np.full(X.shape[0], lin.intercept[k], dtype=np.float32)
+        for j in range(X.shape[1]):
+            x = X[:, j]
+            skip = np.isnan(x)
+            if lin.missing_value is not None:
+                skip |= x == np.float32(lin.missing_value)
+            acc = np.where(skip, acc, acc + x * coef[k, j])
+        out[:, k] = acc
     return out
 
 
@@ -56,6 +75,8 @@ def tree_leaves(tree, X: np.ndarray, ens: Ensemble) -> np.ndarray:
         nd = node[idx]
         x = X[idx, tree.feature[nd]]
         missing = np.isnan(x)
+        if ens.missing_value is not None:
+            missing |= x == ens.missing_value
         if tree.zero_missing is not None:
             missing |= tree.zero_missing[nd] & (np.abs(x) <= ZERO_THRESHOLD)
         with np.errstate(invalid="ignore"):
@@ -123,12 +144,20 @@ def leaf_linear(tree, X: np.ndarray, leaves: np.ndarray, ens: Ensemble) -> np.nd
     return np.where(nan, tree.leaf_value[leaves, 0], out)
 
 
+def _exp(a: np.ndarray) -> np.ndarray:
+    # float32: the correctly rounded value (exp in float64, rounded), which C's expf gives and
+    # which Go/Java get from their float64 exp; NumPy's own float32 exp is 1-2 ulp off on ~40%.
+    if a.dtype == np.float32:
+        return np.exp(a.astype(np.float64)).astype(np.float32)
+    return np.exp(a)
+
+
 def postprocess(post: str, raw: np.ndarray, scale) -> np.ndarray:
     t = raw.dtype.type
     one = t(1)
 
     def sigmoid(r):
-        return one / (one + np.exp(-(scale * r)))
+        return one / (one + _exp(-(scale * r)))
 
     def rowsum(a):
         s = np.zeros(a.shape[0], dtype=a.dtype)
@@ -144,13 +173,14 @@ def postprocess(post: str, raw: np.ndarray, scale) -> np.ndarray:
         p = sigmoid(raw[:, 0])
         return np.stack([one - p, p], axis=1)
     if post == "softmax":
-        e = np.exp(raw - raw.max(axis=1, keepdims=True))
-        return e / rowsum(e)[:, None]
+        e = _exp(raw - raw.max(axis=1, keepdims=True))
+        # the sum in float64, rounded once (XGBoost's softmax; the same as before for float64)
+        return e / rowsum(e.astype(np.float64)).astype(t)[:, None]
     if post == "ovr_normalize":
         p = sigmoid(raw)
         return p / rowsum(p)[:, None]
     if post == "exp":
-        return np.exp(raw)
+        return _exp(raw)
     if post == "modified_huber":
         p = (np.clip(raw, -one, one) + one) / t(2)
         s = rowsum(p)
@@ -164,7 +194,7 @@ def postprocess(post: str, raw: np.ndarray, scale) -> np.ndarray:
     if post == "hinge":
         return (raw > 0).astype(raw.dtype)
     if post == "softplus":
-        return np.log(one + np.exp(raw))
+        return np.log(one + _exp(raw))
     if post == "signed_square":
         return np.sign(raw) * raw * raw
     if post == "argmax":

@@ -10,6 +10,7 @@ Comparison semantics of a tree node (the same in the evaluator and in every lang
     x = (float32) x      if ensemble.feature_type == "float32"
     if isnan(x) or (zero_missing[node] and |x| <= 1e-35f):  go default (default_left)
                                              # 1e-35f = 1.0000000180025095e-35, LightGBM's kZeroThreshold
+    (missing too when ensemble.missing_value is set and x == missing_value: XGBoost's `missing`)
     elif node is categorical:  c = trunc(x); left  iff  0 <= c < 32*words and bit c is set
                                (with cat_negative == "strict", any x < 0 is no member)
     else:                      left  iff  x OP threshold      (OP is "<" or "<=")
@@ -37,7 +38,7 @@ POSTPROCESSORS = (
     "identity",         # out = raw
     "sigmoid",          # out[i] = 1 / (1 + exp(-raw[i]))
     "binary_sigmoid",   # raw has 1 value: out = [1 - p, p] with p = sigmoid(raw)
-    "softmax",          # out = exp(raw - max) / sum
+    "softmax",          # out = exp(raw - max) / sum, the sum taken in float64 and rounded
     "ovr_normalize",    # p = sigmoid(raw); out = p / sum(p)   (one-vs-rest probabilities)
     "exp",              # out[i] = exp(raw[i])
     "modified_huber",   # p = (clip(raw, -1, 1) + 1) / 2; out = p / sum(p), all-zero -> 1/k
@@ -153,6 +154,7 @@ class Ensemble:
     accumulate: str = "float64"         # type of leaf values and of the running sum
     aggregation: str = "sum"            # "mean" divides each output by its tree count
     cat_negative: str = "trunc"         # "trunc": c = trunc(x) < 0 is no member; "strict": x < 0
+    missing_value: Optional[float] = None   # x == this (after narrowing) is missing, like NaN
 
     def __post_init__(self):
         assert self.feature_type in FEATURE_TYPES and self.op in OPS
@@ -168,10 +170,17 @@ class Ensemble:
 
 @dataclass(frozen=True, eq=False)
 class Linear:
-    """Raw scores as coef @ x + intercept, in float64, features read in order."""
+    """Raw scores as coef @ x + intercept, in float64, features read in order.
+
+    accumulate == "float32" is XGBoost's gblinear instead: x narrowed to float32, then
+        out = intercept;  for j in order:  if x[j] is not NaN and != missing_value:
+                                               out = out + x[j] * coef[j]   (float32 * and +)
+    """
 
     coef: np.ndarray        # (n_outputs, n_features)
     intercept: np.ndarray   # (n_outputs,)
+    accumulate: str = "float64"             # "float32": the XGBoost order and types above
+    missing_value: Optional[float] = None   # float32 only: x == this is skipped, like NaN
 
     @property
     def n_outputs(self) -> int:
