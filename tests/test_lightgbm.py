@@ -224,6 +224,38 @@ def test_custom_objective_gives_raw_scores():
     assert check(m, X, "custom-objective").post == "identity"
 
 
+def test_classifier_custom_objective_gives_raw_scores():
+    X = make_X(seed=7)
+
+    def logloss(y_true, y_pred):
+        p = 1.0 / (1.0 + np.exp(-y_pred))
+        return p - y_true, p * (1.0 - p)
+
+    m = lgb.LGBMClassifier(objective=logloss, **SMALL).fit(X, targets(X)["bin"])
+    with warnings.catch_warnings():  # lightgbm warns that it returns raw scores
+        warnings.simplefilter("ignore", UserWarning)
+        model = check(m, X, "custom-objective-classifier")
+    assert (model.post, model.output_kind, model.n_outputs) == ("identity", "decision_function", 1)
+
+
+@pytest.mark.parametrize("sigmoid", ["6.81", "15.9501", "1.644", "0.7"])
+def test_sigmoid_slope_is_read_as_lightgbm_reads_it(sigmoid):
+    """LightGBM parses "sigmoid:6.81" with its own Atof, one ulp from float("6.81")."""
+    import math
+
+    X = make_X(seed=31)
+    text = lgb.train({"objective": "binary", "num_leaves": 7, "verbose": -1},
+                     lgb.Dataset(X, targets(X)["bin"]), num_boost_round=5).model_to_string()
+    b = lgb.Booster(model_str=text.replace("sigmoid:1", f"sigmoid:{sigmoid}", 1))
+    model = load(b)
+    assert model.post_scale == lgbm_text.lightgbm_atof(sigmoid)
+    assert (model.post_scale == float(sigmoid)) == (sigmoid == "0.7")
+    raw = b.predict(X, raw_score=True)
+    libm = np.array([1.0 / (1.0 + math.exp(-(model.post_scale * r))) for r in raw])
+    assert np.array_equal(libm, b.predict(X))
+    check(b, X, f"sigmoid-{sigmoid}")
+
+
 # ---------------------------------------------------------------- boosting types
 
 @pytest.mark.parametrize("boosting", ["gbdt", "rf", "dart", "goss"])
@@ -342,9 +374,9 @@ def test_pandas_categorical_columns():
     cats = m.booster_.pandas_categorical[0]
     test = df.copy()
     test["city"] = pd.Categorical(list(test["city"].astype(object)[:-3]) + ["unseen", None, "c1"])
-    codes = pd.Categorical(test["city"].astype(object), categories=cats).codes.astype(float)
+    code = {c: float(i) for i, c in enumerate(cats)}  # what lightgbm feeds: train codes, else NaN
     rows = test.to_numpy(dtype=object)
-    rows[:, 2] = np.where(codes < 0, np.nan, codes)
+    rows[:, 2] = [code.get(c, np.nan) for c in test["city"].astype(object)]
     rows = rows.astype(float)
     model = check(m, X, "pandas-categorical", rows=rows, expected=lambda _: m.predict(test))
     assert model.meta["pandas_categorical"] == [cats]
@@ -379,7 +411,7 @@ def test_early_stopping_uses_best_iteration():
     y = targets(X)["reg"] + np.random.default_rng(0).normal(scale=2.0, size=600)
     m = lgb.LGBMRegressor(n_estimators=30, num_leaves=15, learning_rate=0.3, min_child_samples=5,
                           verbose=-1)
-    m.fit(X[:400], y[:400], eval_set=[(X[400:], y[400:])],
+    m.fit(X[:400], y[:400], eval_X=X[400:], eval_y=y[400:],
           callbacks=[lgb.early_stopping(3, verbose=False)])
     assert 0 < m.best_iteration_ < 30
     model = check(m, X, "early-stopping")

@@ -12,6 +12,8 @@ IR node tables with LightGBM's prediction semantics. What predict computes:
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..errors import InputError, UnsupportedModelError, unsupported
 from .. import ir
 from . import lgbm_text
@@ -25,16 +27,20 @@ _SQRT_CAPABLE = {  # RegressionL2loss and the subclasses that keep its ConvertOu
     "regression", "regression_l2", "l2", "mean_squared_error", "mse", "l2_root",
     "root_mean_squared_error", "rmse", "regression_l1", "l1", "mean_absolute_error", "mae",
     "fair", "quantile", "mape", "mean_absolute_percentage_error"}
-_IDENTITY = {"huber",  # LightGBM switches reg_sqrt off for huber
-             "lambdarank", "rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart", "xendcg_mart",
-             "custom", "none", "null", "na", ""}
+_CUSTOM = {"custom", "none", "null", "na", ""}  # no ConvertOutput: raw scores
+_RANKING = {"lambdarank", "rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart", "xendcg_mart"}
+_IDENTITY = {"huber"} | _RANKING | _CUSTOM   # LightGBM switches reg_sqrt off for huber
 _EXP = {"poisson", "gamma", "tweedie"}  # their ConvertOutput is exp, with or without "sqrt"
 _BINARY = {"binary"}
 _XENTROPY = {"cross_entropy", "xentropy"}
 _XENTLAMBDA = {"cross_entropy_lambda", "xentlambda"}
 _SOFTMAX = {"multiclass", "softmax"}
 _OVA = {"multiclassova", "multiclass_ova", "ova", "ovr"}
-_RANKING = {"lambdarank", "rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart", "xendcg_mart"}
+
+
+def _objective_name(objective: str) -> str:
+    tokens = objective.split()
+    return tokens[0] if tokens else ""
 
 
 def _objective_params(tokens) -> dict:
@@ -46,9 +52,9 @@ def _objective_params(tokens) -> dict:
 
 
 def _sigmoid(params: dict, objective: str) -> float:
-    try:
-        scale = float(params["sigmoid"])
-    except (KeyError, ValueError):
+    try:  # read as LightGBM reads it, which is not always float()'s correctly rounded value
+        scale = lgbm_text.lightgbm_atof(params["sigmoid"])
+    except (KeyError, ValueError, TypeError):
         raise InputError(f"the model's objective {objective!r} has no valid sigmoid:<value>; "
                          "save the model again with LightGBM") from None
     if not scale > 0:
@@ -60,7 +66,7 @@ def _sigmoid(params: dict, objective: str) -> float:
 def booster_output(objective: str, n_outputs: int) -> tuple:
     """(post-processor, post_scale, task) that Booster.predict applies for this objective string."""
     tokens = objective.split()
-    name = tokens[0] if tokens else ""
+    name = _objective_name(objective)
     params = _objective_params(tokens)
     if name in _SQRT_CAPABLE:
         return ("signed_square" if "sqrt" in params else "identity"), 1.0, "regression"
@@ -163,9 +169,8 @@ def _fitted_booster(obj):
 
 def _wrapper_model(obj, options: dict) -> ir.Model:
     parsed = lgbm_text.parse(_model_string(_fitted_booster(obj), options))
-    model = build(parsed, options, source=f"lightgbm.{type(obj).__name__}",
-                  version=_lightgbm_version())
-    return model
+    return build(parsed, options, source=f"lightgbm.{type(obj).__name__}",
+                 version=_lightgbm_version())
 
 
 def load_regressor(obj, options: dict) -> ir.Model:
@@ -174,7 +179,7 @@ def load_regressor(obj, options: dict) -> ir.Model:
 
 def load_ranker(obj, options: dict) -> ir.Model:
     model = _wrapper_model(obj, options)
-    return _replace(model, task="ranking")
+    return replace(model, task="ranking")
 
 
 def load_classifier(obj, options: dict) -> ir.Model:
@@ -182,23 +187,18 @@ def load_classifier(obj, options: dict) -> ir.Model:
     model = _wrapper_model(obj, options)
     classes = tuple(c.item() if hasattr(c, "item") else c for c in obj.classes_)
     k = model.raw.n_outputs
-    if callable(getattr(obj, "objective", None)) or model.meta["objective"].split()[:1] in ([], ["custom"], ["none"]):
-        # a custom objective: predict_proba returns the raw scores
-        return _replace(model, task="classification", classes=classes, output_kind="decision_function")
+    if _objective_name(model.meta["objective"]) in _CUSTOM:
+        # a callable objective is saved without one; predict_proba then returns raw scores
+        return replace(model, task="classification", classes=classes,
+                       output_kind="decision_function")
     if len(classes) > 2:
         if model.post not in ("softmax", "sigmoid") or k != len(classes):
             raise unsupported(obj, f"objective {model.meta['objective']!r} for {len(classes)} classes")
-        return _replace(model, task="classification", classes=classes, output_kind="predict_proba")
+        return replace(model, task="classification", classes=classes, output_kind="predict_proba")
     if k != 1 or model.post != "sigmoid":
         raise unsupported(obj, f"objective {model.meta['objective']!r} for two classes")
-    return _replace(model, post="binary_sigmoid", task="classification", classes=classes,
-                    output_kind="predict_proba")
-
-
-def _replace(model: ir.Model, **changes) -> ir.Model:
-    import dataclasses
-
-    return dataclasses.replace(model, **changes)
+    return replace(model, post="binary_sigmoid", task="classification", classes=classes,
+                   output_kind="predict_proba")
 
 
 CLASSES = {
