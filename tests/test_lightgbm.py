@@ -130,7 +130,8 @@ def decision_types(obj):
     return np.concatenate([t.decision_type for t in parsed.trees if t.num_leaves > 1])
 
 
-SMALL = dict(n_estimators=12, num_leaves=7, min_child_samples=5, verbose=-1)
+# one thread: OpenMP spinning makes tiny fits slow on a busy machine
+SMALL = dict(n_estimators=12, num_leaves=7, min_child_samples=5, verbose=-1, n_jobs=1)
 
 # ---------------------------------------------------------------- objectives
 
@@ -178,7 +179,7 @@ def test_booster_objectives_and_sigmoid_slope():
         ({"objective": "tweedie", "tweedie_variance_power": 1.2}, y["pos"], "exp", 1.0),
     ]
     for params, label, post, scale in cases:
-        params = dict(params, num_leaves=7, min_data_in_leaf=5, verbose=-1)
+        params = dict(params, num_leaves=7, min_data_in_leaf=5, verbose=-1, num_threads=1)
         b = lgb.train(params, lgb.Dataset(X, label), num_boost_round=10)
         model = check(b, X, f"Booster-{params['objective']}")
         assert (model.post, model.post_scale) == (post, scale)
@@ -244,7 +245,7 @@ def test_sigmoid_slope_is_read_as_lightgbm_reads_it(sigmoid):
     import math
 
     X = make_X(seed=31)
-    text = lgb.train({"objective": "binary", "num_leaves": 7, "verbose": -1},
+    text = lgb.train({"objective": "binary", "num_leaves": 7, "verbose": -1, "num_threads": 1},
                      lgb.Dataset(X, targets(X)["bin"]), num_boost_round=5).model_to_string()
     b = lgb.Booster(model_str=text.replace("sigmoid:1", f"sigmoid:{sigmoid}", 1))
     model = load(b)
@@ -308,7 +309,7 @@ def test_zero_band_thresholds_on_handcrafted_trees():
     """Thresholds at +-kZeroThreshold and inside the band, for each missing type and side."""
     X = make_X(n=50, n_features=1, seed=13)
     text = lgb.LGBMRegressor(n_estimators=1, num_leaves=2, min_child_samples=5,
-                             verbose=-1).fit(X, X[:, 0] > 0).booster_.model_to_string()
+                             verbose=-1, n_jobs=1).fit(X, X[:, 0] > 0).booster_.model_to_string()
     tree = text[text.index("Tree=0"):text.index("end of trees")]
     blocks = []
     for thr in (-K_ZERO, K_ZERO, 0.0, -1e-36, 5e-36, -2.0):
@@ -410,7 +411,7 @@ def test_early_stopping_uses_best_iteration():
     X = make_X(n=600, seed=19)
     y = targets(X)["reg"] + np.random.default_rng(0).normal(scale=2.0, size=600)
     m = lgb.LGBMRegressor(n_estimators=30, num_leaves=15, learning_rate=0.3, min_child_samples=5,
-                          verbose=-1)
+                          verbose=-1, n_jobs=1)
     m.fit(X[:400], y[:400], eval_X=X[400:], eval_y=y[400:],
           callbacks=[lgb.early_stopping(3, verbose=False)])
     assert 0 < m.best_iteration_ < 30
@@ -513,7 +514,7 @@ def test_windows_line_endings(tmp_path):
 def test_large_model_file_loads_in_seconds(tmp_path):
     """1,000 trees of 31 leaves: built by repeating a trained model's trees."""
     X = make_X(n=2000, seed=25)
-    b = lgb.train({"num_leaves": 31, "min_data_in_leaf": 5, "verbose": -1},
+    b = lgb.train({"num_leaves": 31, "min_data_in_leaf": 5, "verbose": -1, "num_threads": 1},
                   lgb.Dataset(X, targets(X)["reg"]), num_boost_round=10)
     text = b.model_to_string()
     start, end = text.index("Tree=0"), text.index("end of trees")
