@@ -623,3 +623,69 @@ def test_sniff():
     assert lgbm.sniff("m.txt", b"tree\r\nversion=v3\r\n")
     assert not lgbm.sniff("m.txt", b"tree\nnum_class=1\n")
     assert not lgbm.sniff("m.pkl", b"\x80\x04\x95")
+
+
+# ---------------------------------------------------------------- compiled Go, C, Java
+
+def _e2e_cases():
+    X = make_X(n=300, seed=40)
+    y = targets(X)
+    Xc, yc = cat_data(n=400, n_cats=70, seed=41)
+    rel = np.clip(np.round(y["reg"] / 2 + 1.5), 0, 3).astype(int)
+
+    def fit(model, X_, y_, **kw):
+        return model.fit(X_, y_, **kw)
+
+    specs = {
+        "reg": (fit(lgb.LGBMRegressor(**SMALL), X, y["reg"]), X, ()),
+        "binary": (fit(lgb.LGBMClassifier(sigmoid=0.7, **SMALL), X, y["bin"]), X, ()),
+        "softmax": (fit(lgb.LGBMClassifier(**SMALL), X, y["multi"]), X, ()),
+        "ova": (fit(lgb.LGBMClassifier(objective="multiclassova", **SMALL), X, y["multi"]), X, ()),
+        "cat": (fit(lgb.LGBMRegressor(**SMALL, **CAT), Xc, yc, categorical_feature=[2]), Xc, (2,)),
+        "linear": (fit(lgb.LGBMRegressor(linear_tree=True, **SMALL), X, y["reg"]), X, ()),
+        "zero": (fit(lgb.LGBMRegressor(zero_as_missing=True, **SMALL), X, y["reg"]), X, ()),
+        "nomissing": (fit(lgb.LGBMClassifier(use_missing=False, **SMALL), X, y["bin"]), X, ()),
+        "rf": (fit(lgb.LGBMRegressor(boosting_type="rf", bagging_freq=1, bagging_fraction=0.7,
+                                     **SMALL), X, y["reg"]), X, ()),
+        "poisson": (fit(lgb.LGBMRegressor(objective="poisson", **SMALL), X, y["pos"]), X, ()),
+        "xentlambda": (fit(lgb.LGBMRegressor(objective="cross_entropy_lambda", **SMALL), X, y["prob"]),
+                       X, ()),
+        "sqrt": (fit(lgb.LGBMRegressor(reg_sqrt=True, **SMALL), X, y["reg"] * 3), X, ()),
+        "rank": (fit(lgb.LGBMRanker(**SMALL), X, rel, group=[30] * 10), X, ()),
+    }
+    cases = {}
+    for name, (m, X_, cats) in specs.items():
+        method = "predict_proba" if isinstance(m, lgb.LGBMClassifier) else "predict"
+        cases[f"lgbm_{name}"] = (m, probe_rows(X_, m.booster_, cats), method)
+    return cases
+
+
+_CATALOGUE = []
+
+
+def catalogue():
+    from support import Catalogue
+
+    if not _CATALOGUE:  # fitted on first use, so the IR-only tests above stay fast
+        _CATALOGUE.append(Catalogue(_e2e_cases(), rtol=1e-12))
+    return _CATALOGUE[0]
+
+
+E2E = ["lgbm_reg", "lgbm_binary", "lgbm_softmax", "lgbm_ova", "lgbm_cat", "lgbm_linear",
+       "lgbm_zero", "lgbm_nomissing", "lgbm_rf", "lgbm_poisson", "lgbm_xentlambda", "lgbm_sqrt",
+       "lgbm_rank"]
+
+
+@pytest.mark.parametrize("name", E2E)
+def test_e2e_ir_matches_lightgbm(name):
+    from support import leaf_coverage
+
+    irm, rows = catalogue().check_ir(name)
+    reached, total = leaf_coverage(irm, rows)
+    assert reached == total, f"fixture rows reach {reached} of {total} leaves"
+
+
+@pytest.mark.parametrize("lang", ["go", "c", "java"])
+@pytest.mark.parametrize("name", E2E)
+def test_compiled_matches_lightgbm(name, lang):
+    catalogue().check_compiled(name, lang)
