@@ -13,9 +13,11 @@ What Score returns:
   recorded one, and with their `missing` value; a Booster predicts with every tree, NaN missing.
 
 Options (the `options` dict), for native files unless noted:
-- binary_proba (bool): whether binary:logistic scores [1-p, p] like XGBClassifier.predict_proba
-  or p alone like Booster.predict. Default: True, unless the file was saved by an sklearn
-  regressor or ranker (its `scikit_learn` attribute says so). Objects: overrides the default.
+- binary_proba (bool): whether binary:logistic (and reg:logistic) score [1-p, p] like
+  XGBClassifier.predict_proba or p alone like Booster.predict. Default: True, unless the file
+  was saved by an sklearn regressor or ranker (its `scikit_learn` attribute says so).
+  Objects: overrides the estimator's default. Other objectives of a file follow the estimator
+  that saved it (XGBClassifier: predict_proba; else predict, e.g. multi:softmax -> class index).
 - missing (float): the input value that counts as missing besides NaN. Default NaN
   (XGBoost does not save it in the file). Objects: overrides the estimator's `missing`.
 - use_best_iteration (bool): predict with the trees up to the recorded best_iteration.
@@ -99,7 +101,8 @@ def load_file(path: str, options: dict) -> ir.Model:
     doc = read_document(path)
     kind = _sklearn_type(doc)
     regressor = kind in ("regressor", "ranker")
-    spec = Spec(proba=_flag(options, "binary_proba", not regressor),
+    spec = Spec(proba=kind == "classifier",
+                binary_proba=_flag(options, "binary_proba", not regressor),
                 use_best_iteration=_flag(options, "use_best_iteration", True),
                 missing=_missing(options, math.nan),
                 iteration_range=options.get("iteration_range"),
@@ -127,7 +130,7 @@ def _booster_of(obj):
 def load_sklearn(obj, options: dict) -> ir.Model:
     booster = _booster_of(obj)
     classifier = hasattr(obj, "n_classes_") and type(obj).__name__.endswith("Classifier")
-    spec = Spec(proba=_flag(options, "binary_proba", classifier),
+    spec = Spec(proba=classifier, binary_proba=_flag(options, "binary_proba", classifier),
                 use_best_iteration=_flag(options, "use_best_iteration", True),
                 missing=_missing(options, getattr(obj, "missing", math.nan)),
                 iteration_range=options.get("iteration_range"),
@@ -138,7 +141,7 @@ def load_sklearn(obj, options: dict) -> ir.Model:
 
 
 def load_booster(obj, options: dict) -> ir.Model:
-    spec = Spec(proba=_flag(options, "binary_proba", False),
+    spec = Spec(proba=False, binary_proba=_flag(options, "binary_proba", False),
                 use_best_iteration=_flag(options, "use_best_iteration", False),
                 missing=_missing(options, math.nan),
                 iteration_range=options.get("iteration_range"),

@@ -56,6 +56,26 @@ def _array(tree: dict, key: str, dtype, n: int | None = None, default=None) -> n
     return arr
 
 
+def _reachable(left: np.ndarray, right: np.ndarray, internal: np.ndarray):
+    """None when every node hangs off the root once, else the reachable nodes in level order.
+
+    Rejects children out of range and nodes with two parents (which includes every cycle that
+    the root can reach). XGBoost numbers children after their parent, which proves the common
+    case without a walk; pruned (deleted) nodes need the walk.
+    """
+    n = len(left)
+    nodes = np.flatnonzero(internal)
+    kids = np.concatenate([left[nodes], right[nodes]])
+    if kids.size and (kids.min() < 0 or kids.max() >= n):
+        raise InputError("a tree has a child index out of range; the model file is corrupt")
+    parents = np.bincount(kids, minlength=n)
+    if parents.max(initial=0) > 1 or parents[0]:
+        raise InputError("a tree has a node reached twice (a cycle); the model file is corrupt")
+    if np.all(kids > np.concatenate([nodes, nodes])) and parents[1:].all():
+        return None
+    return _walk(left, right, internal)
+
+
 def _walk(left: np.ndarray, right: np.ndarray, internal: np.ndarray) -> np.ndarray:
     """Nodes reachable from the root, level by level (no recursion); rejects cycles/sharing."""
     n = len(left)
@@ -150,8 +170,8 @@ def convert_tree(tree: dict, *, n_features: int, target: int, weight=1.0, base=N
     right = np.where(internal, right, -1)
     default_left = default_left & internal
 
-    order = _walk(left, right, internal)
-    if len(order) != n:   # deleted (pruned) nodes: keep the reachable ones, renumbered
+    order = _reachable(left, right, internal)
+    if order is not None and len(order) != n:   # deleted (pruned) nodes: keep the reachable ones
         new = np.full(n, -1, dtype=np.int64)
         new[order] = np.arange(len(order))
         left = np.where(left[order] >= 0, new[np.maximum(left[order], 0)], -1)
@@ -165,12 +185,17 @@ def convert_tree(tree: dict, *, n_features: int, target: int, weight=1.0, base=N
 
 
 class Spec:
-    """What the caller knows that the document does not: how predict is called."""
+    """What the caller knows that the document does not: how predict is called.
+
+    proba: Score is XGBClassifier.predict_proba (else predict); binary_proba: for one sigmoid
+    output, [1-p, p] (True) or p (False); None follows `proba`.
+    """
 
     def __init__(self, *, proba: bool, use_best_iteration: bool, missing=float("nan"),
                  iteration_range=None, source: str = "xgboost.Booster", classes=None,
-                 dart_inplace: bool = True):
+                 dart_inplace: bool = True, binary_proba=None):
         self.proba = proba
+        self.binary_proba = proba if binary_proba is None else binary_proba
         self.dart_inplace = dart_inplace
         self.use_best_iteration = use_best_iteration
         self.missing = missing
@@ -248,12 +273,14 @@ def _tree_range(gbm: dict, attributes: dict, spec: Spec, per_round: int, n_trees
 
 def _post(objective: str, post: str, task: str, n_out: int, spec: Spec):
     """(post, output_kind, classes) of Score, given predict's post-processor."""
-    if not spec.proba or task != "classification" and post != "sigmoid":
+    if post == "sigmoid" and n_out == 1 and spec.binary_proba:
+        return "binary_sigmoid", "predict_proba", (0, 1)
+    if post == "sigmoid" and spec.proba:        # multi-label: one probability per label
+        return "sigmoid", "predict_proba", (0, 1)
+    if not spec.proba or task != "classification":
         classes = tuple(range(n_out)) if post == "argmax" else ()
         return post, "predict", classes
     # XGBClassifier.predict_proba
-    if post == "sigmoid":
-        return ("binary_sigmoid" if n_out == 1 else "sigmoid"), "predict_proba", (0, 1)
     if objective in ("multi:softprob", "multi:softmax"):
         # softprob: XGBoost's softmax; softmax: predict_proba applies scipy's softmax to margins
         return "softmax", "predict_proba", tuple(range(n_out))

@@ -48,28 +48,37 @@ class _Frame:
 
 class _Reader:
     def __init__(self, data: bytes):
-        self.buf = memoryview(data)
+        self.buf = bytes(data)
         self.pos = 0
 
     def fail(self, what: str):
         raise UBJSONError(f"{what} at byte {self.pos}")
 
-    def take(self, n: int) -> memoryview:
-        if n < 0 or self.pos + n > len(self.buf):
+    def take(self, n: int) -> bytes:
+        pos = self.pos
+        if n < 0 or pos + n > len(self.buf):
             self.fail("unexpected end of data")
-        chunk = self.buf[self.pos:self.pos + n]
-        self.pos += n
-        return chunk
+        self.pos = pos + n
+        return self.buf[pos:pos + n]
 
     def marker(self, skip_noop: bool = True) -> bytes:
+        buf, pos = self.buf, self.pos
         while True:
-            m = bytes(self.take(1))
+            m = buf[pos:pos + 1]
+            if not m:
+                self.fail("unexpected end of data")
+            pos += 1
             if m != b"N" or not skip_noop:
+                self.pos = pos
                 return m
 
     def scalar(self, m: bytes):
         fmt, size, _ = _SCALARS[m]
-        return struct.unpack(fmt, self.take(size))[0]
+        if self.pos + size > len(self.buf):
+            self.fail("unexpected end of data")
+        value = struct.unpack_from(fmt, self.buf, self.pos)[0]
+        self.pos += size
+        return value
 
     def length(self, m: bytes) -> int:
         if m not in _INT_MARKERS:
