@@ -42,15 +42,17 @@ GOLDEN = {  # case -> (model factory, emit options)
 }
 
 
-def check(path, text, update):
+def check(path, content, update):
+    """Compare one generated file (text, or bytes for table data) with its golden copy."""
+    data = content if isinstance(content, bytes) else content.encode("utf-8")
     if update:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as fh:
-            fh.write(text)
+        with open(path, "wb") as fh:
+            fh.write(data)
         return
     assert os.path.exists(path), f"{path} is missing: run pytest --update-golden"
-    with open(path) as fh:
-        assert fh.read() == text, f"{path} differs from the generator: run pytest --update-golden and read the diff"
+    with open(path, "rb") as fh:
+        assert fh.read() == data, f"{path} differs from the generator: run pytest --update-golden and read the diff"
 
 
 @pytest.mark.parametrize("case", GOLDEN)

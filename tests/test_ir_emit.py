@@ -85,8 +85,8 @@ ROWS = rows()
 _built = {}
 
 
-def build(lang):
-    if lang not in _built:
+def build(lang, entry="single"):
+    if (lang, entry) not in _built:
         require_toolchain(lang)
         cases = []
         for name, m in MODELS.items():
@@ -94,8 +94,8 @@ def build(lang):
                 key = f"{name}_{layout}"
                 files = transpiler.emit.emit(m, lang, layout=layout, **names_for(lang, key))
                 cases.append(Case(key, files, m.n_features, m.n_outputs, ROWS))
-        _built[lang] = run_cases(lang, cases)
-    return _built[lang]
+        _built[lang, entry] = run_cases(lang, cases, entry=entry)
+    return _built[lang, entry]
 
 
 def tolerance(m):
@@ -114,6 +114,13 @@ def test_compiled_matches_evaluator(name, lang):
     out = build(lang)
     for layout in ("code", "table"):
         assert_close(out[f"{name}_{layout}"], ref, tolerance(m), f"{name} {lang} {layout}")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_batch_entry_point_equals_single_rows(lang):
+    single, batch = build(lang), build(lang, "batch")
+    for key in single:
+        assert np.array_equal(single[key], batch[key], equal_nan=True), key
 
 
 def test_evaluator_rules():

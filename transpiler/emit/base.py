@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import OptionError
+from ..ir.evaluate import ZERO_THRESHOLD
 from . import tables as tbl
 
 GENERATOR = "transpiler"
@@ -59,7 +60,7 @@ class Target:
         return f"in_category({v}, {offset})"
 
     def is_zero(self, v: str) -> str:
-        return f"fabs({v}) <= 1e-35"
+        return f"fabs({v}) <= {self.double(ZERO_THRESHOLD)}"
 
     # --- literals -----------------------------------------------------------------------
     def double(self, v: float) -> str:
@@ -125,7 +126,17 @@ class Target:
         for path, template in self.files.items():
             text = env.get_template(template).render(**ctx)
             out[path.format(**vars(names))] = self.finish(text)
+        if ctx["data"] is not None:
+            out[ctx["data_file"]] = ctx["data"]
         return out
+
+    def data_file(self, names: Names) -> str | None:
+        """Where the table layout keeps its binary tables, or None to write them as source."""
+        return None
+
+    def nodes(self, tables) -> str:
+        """The node table as source, for targets without a data file."""
+        raise NotImplementedError
 
     def extra_context(self, ctx: dict) -> dict:
         """Language-specific template variables derived from the shared context."""
@@ -148,63 +159,63 @@ def template_env() -> jinja2.Environment:
 
 
 def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
-    """Everything a template needs, already rendered as this language's text."""
+    """Everything a template needs, already rendered as this language's text.
+
+    `data` is the table layout's binary file (Go embeds it, Java loads it as a resource) or None.
+    """
     from .. import __version__
 
     raw = model.raw
-    acc = raw.accumulate if isinstance(raw, ir.Ensemble) else "float64"
+    acc = raw.accumulate
+    missing = raw.missing_value
     ctx = dict(
         names=names, package=names.package, function=names.function, class_name=names.class_name,
         generator=f"{GENERATOR} {__version__}", source=model.source or "a model",
-        source_version=model.source_version,
         n_features=model.n_features, n_raw=raw.n_outputs, n_outputs=model.n_outputs,
         post=model.post, acc=acc, acc_t=target.types[acc],
         post_scale=target.literal(model.post_scale, acc),
         one=target.literal(1.0, acc), zero=target.literal(0.0, acc), two=target.literal(2.0, acc),
-        arrays=[], kind="linear" if isinstance(raw, ir.Linear) else "ensemble",
-        output_kind=model.output_kind, classes=", ".join(str(c) for c in model.classes),
+        kind="linear" if isinstance(raw, ir.Linear) else "ensemble",
+        output_kind=model.output_kind,
+        missing_value=None if missing is None else target.double(missing),
+        zero_threshold=target.double(ZERO_THRESHOLD),
+        batch_rows=max(1, min(64, 8192 // max(model.n_features, 1))),
+        blob_version=tbl.BLOB_VERSION, data_file=target.data_file(names), data=None,
+        layout="linear", linear=False, has_categories=False, has_zero_missing=False,
     )
     A = target.array_name
     if isinstance(raw, ir.Linear):
-        ctx["arrays"] = [target.array(A("coef"), "float64", raw.coef.reshape(-1)),
-                         target.array(A("intercept"), "float64", raw.intercept)]
-        ctx.update(narrow=False, layout="linear")
+        ctx["arrays"] = [target.array(A("coef"), acc, raw.coef.reshape(-1)),
+                         target.array(A("intercept"), acc, raw.intercept)]
+        ctx["narrow"] = acc == "float32"
         return ctx
     t = tbl.flatten(raw)
-    chosen = tbl.choose_layout(raw, t, layout)
-    counts = raw.trees_per_output()
+    chosen = tbl.choose_layout(t, layout)
     ctx.update(
         narrow=raw.feature_type == "float32", layout=chosen, op=raw.op, width=t.width,
         n_trees=len(raw.trees), has_zero_missing=t.has_zero_missing,
         has_categories=t.has_categories, mean=raw.aggregation == "mean",
-        cat_strict=raw.cat_negative == "strict",
+        cat_strict=raw.cat_negative == "strict", linear=t.linear is not None,
         base_score=", ".join(target.literal(v, acc) for v in raw.base_score),
-        counts=[target.literal(max(int(c), 1), acc) for c in counts],
-        targets=[int(v) for v in t.targets],
-        tree_bodies=[], linear=t.linear is not None,
+        counts=[target.literal(max(int(c), 1), acc) for c in raw.trees_per_output()],
+        tree_bodies=[],
     )
-    arrays = [target.array(A("leaf_value"), acc, t.leaf_value)]
-    if t.linear is not None:
-        const, start, feature, coef = t.linear
-        arrays += [target.array(A("lin_const"), "float64", const),
-                   target.array(A("lin_start"), "int32", start),
-                   target.array(A("lin_feature"), "int32", feature),
-                   target.array(A("lin_coef"), "float64", coef)]
+    arrays = {"leaf_value": (acc, t.leaf_value), "tree_target": ("int32", t.targets)}
     if t.has_categories:
-        arrays.append(target.array(A("cat_bits"), "uint32", t.cat_bits))
+        arrays["cat_bits"] = ("uint32", t.cat_bits)
+    if t.linear is not None:
+        for name, dtype, values in zip(("lin_const", "lin_start", "lin_feature", "lin_coef"),
+                                       ("float64", "int32", "int32", "float64"), t.linear):
+            arrays[name] = (dtype, values)
     if chosen == "code":
         ctx["tree_bodies"] = ["\n".join(tbl.tree_branches(t, int(r), target, raw.op,
                                                              target.body_depth))
                               for r in t.roots]
+    elif ctx["data_file"]:
+        ctx["data"] = tbl.blob(t)
+        arrays = {}
     else:
-        arrays += [target.array(A("node_feature"), "int32", t.feature),
-                   target.array(A("node_threshold"), "float64", t.threshold),
-                   target.array(A("node_left"), "int32", t.left),
-                   target.array(A("node_right"), "int32", t.right),
-                   target.array(A("node_flags"), "uint8", t.flags),
-                   target.array(A("tree_root"), "int32", t.roots),
-                   target.array(A("tree_target"), "int32", t.targets)]
-        if t.has_categories:
-            arrays.append(target.array(A("node_cat"), "int32", t.cat_offset))
-    ctx["arrays"] = arrays
+        arrays["tree_root"] = ("int32", t.roots)
+        ctx["nodes_decl"] = target.nodes(t)
+    ctx["arrays"] = [target.array(A(name), dtype, values) for name, (dtype, values) in arrays.items()]
     return ctx

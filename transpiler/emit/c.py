@@ -22,3 +22,9 @@ class C(Target):
         body = self.literals(values, dtype) if len(values) else "0"
         return (f"static const {C_TYPES[dtype]} {name}[{max(len(values), 1)}] = {{\n"
                 f"{self.indent}{body}\n}};")
+
+    def nodes(self, t):
+        rows = [f"{{{self.double(float(thr))}, {int(info)}, {int(right)}}}"
+                for thr, info, right in zip(t.thr, t.info, t.right)]
+        body = ",\n    ".join(", ".join(rows[i:i + 4]) for i in range(0, len(rows), 4))
+        return f"static const struct node nodes[{len(rows)}] = {{\n    {body}\n}};"

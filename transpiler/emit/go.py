@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from ..ir.evaluate import ZERO_THRESHOLD
 from .base import Target
 
 GO_KEYWORDS = frozenset("""break case chan const continue default defer else fallthrough for func go
@@ -10,6 +11,11 @@ goto if import interface map package range return select struct switch type var"
 
 GO_TYPES = {"float64": "float64", "float32": "float32", "int32": "int32", "uint8": "uint8",
             "uint32": "uint32"}
+
+
+# (import spec, what in the code needs it), in gofmt's order
+GO_IMPORTS = (('_ "embed"', r"//go:embed"), ('"encoding/binary"', r"\bbinary\."),
+              ('"fmt"', r"\bfmt\."), ('"math"', r"\bmath\."))
 
 
 class Go(Target):
@@ -32,7 +38,10 @@ class Go(Target):
         return f"inCategory({v}, {offset})"
 
     def is_zero(self, v):
-        return f"math.Abs({v}) <= 1e-35"
+        return f"math.Abs({v}) <= {self.double(ZERO_THRESHOLD)}"
+
+    def data_file(self, names):
+        return "model.bin"
 
     def float32(self, v):
         return self.double(float(v)) if abs(float(v)) == float("inf") else str(__import__("numpy").float32(v))
@@ -48,9 +57,7 @@ class Go(Target):
                 f"\t{self.literals(values, dtype)},\n}}")
 
     def finish(self, text):
-        # Go rejects unused imports, so import math only where the code calls it.
-        if re.search(r"\bmath\.", text):
-            text = text.replace("\n\n// IMPORTS\n", '\n\nimport "math"\n', 1)
-        else:
-            text = text.replace("\n\n// IMPORTS\n", "\n", 1)
-        return text
+        # Go rejects unused imports, so import each package only where the code uses it.
+        used = [path for path, pattern in GO_IMPORTS if re.search(pattern, text)]
+        block = "\n\nimport (\n" + "".join(f"\t{p}\n" for p in used) + ")\n" if used else "\n"
+        return text.replace("\n\n// IMPORTS\n", block, 1)

@@ -9,6 +9,7 @@ import base64
 
 import numpy as np
 
+from ..ir.evaluate import ZERO_THRESHOLD
 from .base import Target
 
 JAVA_KEYWORDS = frozenset("""abstract assert boolean break byte case catch char class const continue
@@ -39,7 +40,10 @@ class Java(Target):
         return f"inCategory({v}, {offset})"
 
     def is_zero(self, v):
-        return f"Math.abs({v}) <= 1e-35"
+        return f"Math.abs({v}) <= {self.double(ZERO_THRESHOLD)}"
+
+    def data_file(self, names):
+        return f"{names.class_name}.bin"
 
     def package_parts(self, package):
         return package.split(".")

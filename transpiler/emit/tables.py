@@ -1,38 +1,46 @@
 """Language-neutral preparation of an ensemble for emitters: flat node tables and tree code.
 
 Every layout shares the leaf table and the accumulation code; they differ only in how a tree
-finds its leaf: by branches in code (`code`) or by a loop over node arrays (`table`).
-A leaf is identified by its offset into LEAF_VALUE (leaf number * width).
+finds its leaf: by branches in code (`code`) or by a loop over a node table (`table`).
+
+Nodes of each tree are renumbered in preorder, so a node's left child is always the next
+node: a table node needs only (threshold, info, right) — 16 bytes, four to a cache line:
+  info   feature index | FLAG_* bits, or -1 at a leaf
+  right  the right child's global index; at a leaf, the leaf's offset into leaf_value
+  thr    the threshold; at a categorical node, the offset of its bitset in cat_bits
+A leaf is identified by its offset into leaf_value (leaf number * width).
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import ir
 
-FLAG_DEFAULT_LEFT = 1
-FLAG_ZERO_MISSING = 2
-FLAG_CATEGORICAL = 4
+FEATURE_MASK = (1 << 28) - 1
+FLAG_DEFAULT_LEFT = 1 << 28
+FLAG_ZERO_MISSING = 1 << 29
+FLAG_CATEGORICAL = 1 << 30
 
-# `auto` chooses code below these sizes: branches are faster to run for small models, and
-# tables keep compile time and memory linear for large or deep ones.
+# `auto` chooses code below these sizes: branches run fastest for small models, while tables
+# keep source size, compile time and memory small and linear for large or deep ones.
 CODE_MAX_NODES = 4096
 CODE_MAX_DEPTH = 48
+
+BLOB_MAGIC = b"TRPL"
+BLOB_VERSION = 1
 
 
 @dataclass
 class Tables:
-    """All trees of an ensemble, flattened. Node ids are global; leaves carry value offsets."""
+    """All trees of an ensemble, flattened, in preorder."""
 
-    feature: np.ndarray      # int32, -1 at leaves
-    threshold: np.ndarray    # float64
-    left: np.ndarray         # int32; at a leaf: the leaf's offset into leaf_value
+    thr: np.ndarray          # float64
+    info: np.ndarray         # int32
     right: np.ndarray        # int32
-    flags: np.ndarray        # uint8: FLAG_* bits
-    cat_offset: np.ndarray   # int32: offset into cat_bits of [n_words, word...] (categorical only)
-    cat_bits: np.ndarray     # uint32
+    cat_bits: np.ndarray     # uint32: per set, [n_words, word...]
     leaf_value: np.ndarray   # accumulate dtype, n_leaves * width
     roots: np.ndarray        # int32, per tree
     targets: np.ndarray      # int32, per tree
@@ -42,6 +50,16 @@ class Tables:
     max_depth: int
     linear: tuple | None = None   # (const per leaf, start per leaf + 1, feature, coef) or None
 
+    @property
+    def n_nodes(self) -> int:
+        return len(self.info)
+
+    def is_leaf(self, n: int) -> bool:
+        return self.info[n] < 0
+
+    def feature(self, n: int) -> int:
+        return int(self.info[n]) & FEATURE_MASK
+
 
 def ensemble_width(ens: ir.Ensemble) -> int:
     widths = {t.width for t in ens.trees}
@@ -50,9 +68,27 @@ def ensemble_width(ens: ir.Ensemble) -> int:
     return widths.pop() if widths else ens.n_outputs
 
 
+def preorder(tree: ir.Tree) -> tuple[np.ndarray, int]:
+    """Node ids in preorder (left subtree first) and the tree's depth, without recursion."""
+    left, right = tree.left.tolist(), tree.right.tolist()
+    order, depth_of, stack = [], {0: 0}, [0]
+    max_depth = 0
+    while stack:
+        n = stack.pop()
+        order.append(n)
+        d = depth_of.pop(n)
+        if left[n] < 0:
+            max_depth = max(max_depth, d)
+            continue
+        depth_of[right[n]] = depth_of[left[n]] = d + 1
+        stack.append(right[n])
+        stack.append(left[n])
+    return np.array(order, dtype=np.int64), max_depth
+
+
 def flatten(ens: ir.Ensemble) -> Tables:
     width = ensemble_width(ens)
-    feats, thrs, lefts, rights, flags, cat_offs, leaves = [], [], [], [], [], [], []
+    thrs, infos, rights, leaves = [], [], [], []
     cat_bits: list[int] = []
     cat_index: dict[tuple, int] = {}
     roots, targets = [], []
@@ -61,48 +97,52 @@ def flatten(ens: ir.Ensemble) -> Tables:
     node_base = leaf_base = 0
     max_depth = 0
     for tree in ens.trees:
-        is_leaf = tree.left < 0
-        leaf_no = np.cumsum(is_leaf) - 1 + leaf_base           # leaf number of each leaf node
-        left = np.where(is_leaf, leaf_no * width, tree.left + node_base)
-        right = np.where(is_leaf, 0, tree.right + node_base)
-        fl = np.where(tree.default_left, FLAG_DEFAULT_LEFT, 0)
+        order, depth = preorder(tree)
+        max_depth = max(max_depth, depth)
+        n = len(order)
+        new_id = np.empty(tree.n_nodes, dtype=np.int64)
+        new_id[order] = np.arange(n) + node_base
+        is_leaf = tree.left[order] < 0
+        leaf_no = np.cumsum(is_leaf) - 1 + leaf_base       # leaves numbered in preorder
+        info = tree.feature[order].astype(np.int64)
+        info |= np.where(tree.default_left[order], FLAG_DEFAULT_LEFT, 0)
         if tree.zero_missing is not None:
-            fl |= np.where(tree.zero_missing, FLAG_ZERO_MISSING, 0)
-        coff = np.zeros(tree.n_nodes, dtype=np.int64)
+            info |= np.where(tree.zero_missing[order], FLAG_ZERO_MISSING, 0)
+        thr = tree.threshold[order].astype(np.float64)
         if tree.categories is not None:
-            for n, words in enumerate(tree.categories):
-                if words is None or is_leaf[n]:
+            for i, node in enumerate(order):
+                words = tree.categories[node]
+                if words is None or is_leaf[i]:
                     continue
-                fl[n] |= FLAG_CATEGORICAL
                 if words not in cat_index:            # identical sets share one entry
                     cat_index[words] = len(cat_bits)
                     cat_bits.extend((len(words),) + words)
-                coff[n] = cat_index[words]
-        feats.append(np.where(is_leaf, -1, tree.feature))
-        thrs.append(np.where(is_leaf, 0.0, tree.threshold))
-        lefts.append(left)
-        rights.append(right)
-        flags.append(np.where(is_leaf, 0, fl))
-        cat_offs.append(coff)
-        leaves.append(tree.leaf_value[is_leaf].reshape(-1))
+                info[i] |= FLAG_CATEGORICAL
+                thr[i] = cat_index[words]
+        right_child = new_id[np.maximum(tree.right[order], 0)]
+        infos.append(np.where(is_leaf, -1, info))
+        thrs.append(np.where(is_leaf, 0.0, thr))
+        rights.append(np.where(is_leaf, leaf_no * width, right_child))
+        leaf_ids = order[is_leaf]
+        leaves.append(tree.leaf_value[leaf_ids].reshape(-1))
         if any_linear:  # every leaf gets a linear model; a constant leaf has no terms
-            ids = np.flatnonzero(is_leaf)
             lin = tree.linear
             if lin is None:
-                lin_const.append(tree.leaf_value[ids, 0])
-                lin_count.append(np.zeros(len(ids), dtype=np.int64))
+                lin_const.append(tree.leaf_value[leaf_ids, 0])
+                lin_count.append(np.zeros(len(leaf_ids), dtype=np.int64))
             else:
-                lin_const.append(lin.const[ids])
-                lin_count.append(lin.start[ids + 1] - lin.start[ids])
-                for n in ids:
-                    lin_feature.append(lin.feature[lin.start[n]:lin.start[n + 1]])
-                    lin_coef.append(lin.coef[lin.start[n]:lin.start[n + 1]])
+                lin_const.append(lin.const[leaf_ids])
+                lin_count.append(lin.start[leaf_ids + 1] - lin.start[leaf_ids])
+                for node in leaf_ids:
+                    lin_feature.append(lin.feature[lin.start[node]:lin.start[node + 1]])
+                    lin_coef.append(lin.coef[lin.start[node]:lin.start[node + 1]])
         roots.append(node_base)
         targets.append(tree.target)
-        node_base += tree.n_nodes
+        node_base += n
         leaf_base += int(is_leaf.sum())
-        max_depth = max(max_depth, tree.depth())
-    flags_arr = _join(flags, np.uint8)
+    info_all = _join(infos, np.int64)
+    if node_base >= 2**31 or leaf_base * width >= 2**31:
+        raise ValueError("the model has more than 2**31 nodes or leaf values")
     linear = None
     if any_linear:
         if width != 1:
@@ -110,14 +150,14 @@ def flatten(ens: ir.Ensemble) -> Tables:
         start = np.concatenate([[0], np.cumsum(_join(lin_count, np.int64))])
         linear = (_join(lin_const, np.float64), start.astype(np.int32),
                   _join(lin_feature, np.int32), _join(lin_coef, np.float64))
+    inner = info_all >= 0
     return Tables(
-        feature=_join(feats, np.int32), threshold=_join(thrs, np.float64),
-        left=_join(lefts, np.int32), right=_join(rights, np.int32), flags=flags_arr,
-        cat_offset=_join(cat_offs, np.int32), cat_bits=np.array(cat_bits, dtype=np.uint32),
+        thr=_join(thrs, np.float64), info=info_all.astype(np.int32),
+        right=_join(rights, np.int32), cat_bits=np.array(cat_bits, dtype=np.uint32),
         leaf_value=_join(leaves, ens.accumulate), roots=np.array(roots, dtype=np.int32),
         targets=np.array(targets, dtype=np.int32), width=width,
-        has_zero_missing=bool((flags_arr & FLAG_ZERO_MISSING).any()),
-        has_categories=bool((flags_arr & FLAG_CATEGORICAL).any()),
+        has_zero_missing=bool((info_all[inner] & FLAG_ZERO_MISSING).any()),
+        has_categories=bool((info_all[inner] & FLAG_CATEGORICAL).any()),
         max_depth=max_depth, linear=linear,
     )
 
@@ -126,12 +166,31 @@ def _join(parts, dtype) -> np.ndarray:
     return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
 
-def choose_layout(ens: ir.Ensemble, tables: Tables, layout: str) -> str:
+def choose_layout(tables: Tables, layout: str) -> str:
     if layout != "auto":
         return layout
-    if len(tables.feature) <= CODE_MAX_NODES and tables.max_depth <= CODE_MAX_DEPTH:
+    if tables.n_nodes <= CODE_MAX_NODES and tables.max_depth <= CODE_MAX_DEPTH:
         return "code"
     return "table"
+
+
+def blob(t: Tables) -> bytes:
+    """The table layout's data as one little-endian file (Go embeds it, Java loads it).
+
+    "TRPL", version, then sections, each a uint32 count and its values:
+    thr f64, info i32, right i32, leaf_value (f64 or f32), cat_bits u32, roots i32,
+    targets i32, lin_const f64, lin_start i32, lin_feature i32, lin_coef f64.
+    """
+    lin = t.linear or (np.zeros(0), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
+    leaf_type = "<f4" if t.leaf_value.dtype == np.float32 else "<f8"
+    sections = [(t.thr, "<f8"), (t.info, "<i4"), (t.right, "<i4"), (t.leaf_value, leaf_type),
+                (t.cat_bits, "<u4"), (t.roots, "<i4"), (t.targets, "<i4"),
+                (lin[0], "<f8"), (lin[1], "<i4"), (lin[2], "<i4"), (lin[3], "<f8")]
+    parts = [BLOB_MAGIC, struct.pack("<I", BLOB_VERSION)]
+    for values, layout in sections:
+        parts.append(struct.pack("<I", len(values)))
+        parts.append(np.ascontiguousarray(values, dtype=layout).tobytes())
+    return b"".join(parts)
 
 
 def tree_branches(tables: Tables, root: int, syntax, op: str, depth: int = 1) -> list[str]:
@@ -139,38 +198,37 @@ def tree_branches(tables: Tables, root: int, syntax, op: str, depth: int = 1) ->
     lines: list[str] = []
     stack: list[tuple[int, int] | tuple[str, int]] = [(root, depth)]
     while stack:
-        item, depth = stack.pop()
-        pad = syntax.indent * depth
+        item, d = stack.pop()
+        pad = syntax.indent * d
         if isinstance(item, str):
             lines.append(pad + item)
             continue
         n = item
-        if tables.feature[n] < 0:
-            lines.append(pad + syntax.ret(str(int(tables.left[n]))))
+        if tables.is_leaf(n):
+            lines.append(pad + syntax.ret(str(int(tables.right[n]))))
             continue
         lines.append(pad + syntax.if_open(node_condition(tables, n, syntax, op)))
-        stack.append((syntax.block_close, depth))
-        stack.append((int(tables.right[n]), depth + 1))
-        stack.append((syntax.else_open, depth))
-        stack.append((int(tables.left[n]), depth + 1))
+        stack.append((syntax.block_close, d))
+        stack.append((int(tables.right[n]), d + 1))
+        stack.append((syntax.else_open, d))
+        stack.append((n + 1, d + 1))
     return lines
 
 
 def node_condition(tables: Tables, n: int, syntax, op: str) -> str:
-    """The test that sends node n's row left, with NaN (and zero-missing) routing folded in."""
-    v = f"x[{int(tables.feature[n])}]"
-    fl = int(tables.flags[n])
-    default_left = bool(fl & FLAG_DEFAULT_LEFT)
-    if fl & FLAG_CATEGORICAL:
-        member = syntax.call_in_category(v, int(tables.cat_offset[n]))
+    """The test that sends node n's row left, with NaN (and zero-missing) routing folded in.
+
+    NaN fails every comparison, so `!(x > t)` sends it left and `x <= t` sends it right."""
+    v = f"x[{tables.feature(n)}]"
+    info = int(tables.info[n])
+    default_left = bool(info & FLAG_DEFAULT_LEFT)
+    if info & FLAG_CATEGORICAL:
+        member = syntax.call_in_category(v, int(tables.thr[n]))
         return f"{v} != {v} || {member}" if default_left else member
-    t = syntax.double(float(tables.threshold[n]))
+    t = syntax.double(float(tables.thr[n]))
     negated = ">" if op == "<=" else ">="
-    if default_left:
-        cond = f"!({v} {negated} {t})"
-    else:
-        cond = f"{v} {op} {t}"
-    if fl & FLAG_ZERO_MISSING:
+    cond = f"!({v} {negated} {t})" if default_left else f"{v} {op} {t}"
+    if info & FLAG_ZERO_MISSING:
         zero = syntax.is_zero(v)
         cond = f"{cond} || {zero}" if default_left else f"{cond} && !({zero})"
     return cond

@@ -53,8 +53,12 @@ def missing_toolchain(lang: str) -> str | None:
     return f"{', '.join(absent)} not found: {hint}" if absent else None
 
 
-def run_cases(lang: str, cases: list[Case], workdir: str | None = None) -> dict:
-    """Build every case for `lang` at once, run each on its rows: {name: (n_rows, n_out)}."""
+def run_cases(lang: str, cases: list[Case], workdir: str | None = None,
+              entry: str = "single") -> dict:
+    """Build every case for `lang` at once, run each on its rows: {name: (n_rows, n_out)}.
+
+    `entry` is "single" (Score per row) or "batch" (ScoreBatch over all rows at once).
+    """
     problem = missing_toolchain(lang)
     if problem:
         raise BuildError(problem)
@@ -63,7 +67,7 @@ def run_cases(lang: str, cases: list[Case], workdir: str | None = None) -> dict:
     try:
         runner = {"go": _build_go, "c": _build_c, "java": _build_java}[lang]
         command = runner(cases, workdir)
-        args = []
+        args = [entry]
         for i, case in enumerate(cases):
             rows = np.ascontiguousarray(case.rows, dtype="<f8")
             inp = os.path.join(workdir, f"in{i}.bin")
@@ -113,6 +117,7 @@ import (
 
 type scorer struct {
 	score            func([]float64) []float64
+	batch            func([]float64, []float64)
 	nFeatures, nOuts int
 }
 
@@ -121,7 +126,8 @@ var scorers = []scorer{
 }
 
 func main() {
-	args := os.Args[1:]
+	batch := os.Args[1] == "batch"
+	args := os.Args[2:]
 	for i := 0; i+3 < len(args); i += 4 {
 		idx, _ := strconv.Atoi(args[i])
 		n, _ := strconv.Atoi(args[i+3])
@@ -132,6 +138,18 @@ func main() {
 		}
 		out := make([]byte, 0, n*s.nOuts*8)
 		row := make([]float64, s.nFeatures)
+		if batch {
+			rows := make([]float64, n*s.nFeatures)
+			for j := range rows {
+				rows[j] = math.Float64frombits(binary.LittleEndian.Uint64(data[j*8:]))
+			}
+			res := make([]float64, n*s.nOuts)
+			s.batch(rows, res)
+			for _, v := range res {
+				out = binary.LittleEndian.AppendUint64(out, math.Float64bits(v))
+			}
+			n = 0
+		}
 		for r := 0; r < n; r++ {
 			for j := range row {
 				row[j] = math.Float64frombits(binary.LittleEndian.Uint64(data[(r*s.nFeatures+j)*8:]))
@@ -159,7 +177,8 @@ def _build_go(cases, workdir):
     with open(os.path.join(workdir, "go.mod"), "w") as fh:
         fh.write("module cases\n\ngo 1.21\n")
     imports = "\n".join(f'\t{c.name} "cases/{c.name}"' for c in cases)
-    table = "\n".join(f"\t{{{c.name}.Score, {c.n_features}, {c.n_outputs}}}," for c in cases)
+    table = "\n".join(f"\t{{{c.name}.Score, {c.name}.ScoreBatch, {c.n_features}, {c.n_outputs}}},"
+                      for c in cases)
     os.makedirs(os.path.join(workdir, "driver"), exist_ok=True)
     with open(os.path.join(workdir, "driver", "main.go"), "w") as fh:
         fh.write(GO_DRIVER % {"imports": imports, "table": table})
@@ -177,13 +196,16 @@ C_DRIVER = """#include <stdio.h>
 #include <stdlib.h>
 
 typedef void (*scorer)(const double *, double *);
+typedef void (*batcher)(const double *, size_t, double *);
 %(decls)s
 static const scorer scorers[] = {%(table)s};
+static const batcher batchers[] = {%(batch)s};
 static const int n_features[] = {%(nf)s};
 static const int n_outputs[] = {%(no)s};
 
 int main(int argc, char **argv) {
-    for (int i = 1; i + 3 < argc; i += 4) {
+    int batch = argv[1][0] == 'b';
+    for (int i = 2; i + 3 < argc; i += 4) {
         int idx = atoi(argv[i]);
         long n = atol(argv[i + 3]);
         int nf = n_features[idx], no = n_outputs[idx];
@@ -192,7 +214,8 @@ int main(int argc, char **argv) {
         FILE *f = fopen(argv[i + 1], "rb");
         if (!f || fread(in, sizeof(double), (size_t)(n * nf), f) != (size_t)(n * nf)) return 2;
         fclose(f);
-        for (long r = 0; r < n; r++) scorers[idx](in + r * nf, out + r * no);
+        if (batch) batchers[idx](in, (size_t)n, out);
+        else for (long r = 0; r < n; r++) scorers[idx](in + r * nf, out + r * no);
         f = fopen(argv[i + 2], "wb");
         if (!f || fwrite(out, sizeof(double), (size_t)(n * no), f) != (size_t)(n * no)) return 2;
         fclose(f);
@@ -213,10 +236,12 @@ def _build_c(cases, workdir):
             obj = os.path.join(d, src[:-2] + ".o")
             objects.append(obj)
             jobs.append(["gcc", *STRICT_C, "-I", d, "-c", os.path.join(d, src), "-o", obj])
-    decls = "\n".join(f"void score_{c.name}(const double *, double *);" for c in cases)
+    decls = "\n".join(f"void score_{c.name}(const double *, double *);\n"
+                      f"void score_{c.name}_batch(const double *, size_t, double *);" for c in cases)
     driver = os.path.join(workdir, "driver.c")
     with open(driver, "w") as fh:
         fh.write(C_DRIVER % {"decls": decls, "table": ", ".join(f"score_{c.name}" for c in cases),
+                             "batch": ", ".join(f"score_{c.name}_batch" for c in cases),
                              "nf": ", ".join(str(c.n_features) for c in cases),
                              "no": ", ".join(str(c.n_outputs) for c in cases)})
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
@@ -235,7 +260,13 @@ import java.nio.file.Files;
 import java.nio.file.Paths;
 
 public final class Driver {
+    private static final int[] OUTPUTS = {%(outputs)s};
+
     private Driver() {
+    }
+
+    private static int outputs(int idx) {
+        return OUTPUTS[idx];
     }
 
     private static double[] score(int idx, double[] row) {
@@ -246,14 +277,34 @@ public final class Driver {
         }
     }
 
+    private static void batch(int idx, double[] rows, int n, double[] out) {
+        switch (idx) {
+%(batches)s
+            default:
+                throw new IllegalArgumentException("no case " + idx);
+        }
+    }
+
     public static void main(String[] args) throws IOException {
-        for (int i = 0; i + 3 < args.length; i += 4) {
+        boolean batch = args[0].equals("batch");
+        for (int i = 1; i + 3 < args.length; i += 4) {
             int idx = Integer.parseInt(args[i]);
             int n = Integer.parseInt(args[i + 3]);
             ByteBuffer in = ByteBuffer.wrap(Files.readAllBytes(Paths.get(args[i + 1])))
                 .order(ByteOrder.LITTLE_ENDIAN);
             int nf = in.capacity() / 8 / Math.max(n, 1);
             ByteBuffer out = null;
+            if (batch) {
+                double[] rows = new double[n * nf];
+                in.asDoubleBuffer().get(rows);
+                double[] res = new double[n * outputs(idx)];
+                batch(idx, rows, n, res);
+                out = ByteBuffer.allocate(8 * res.length).order(ByteOrder.LITTLE_ENDIAN);
+                for (double v : res) {
+                    out.putDouble(v);
+                }
+                n = 0;
+            }
             for (int r = 0; r < n; r++) {
                 double[] row = new double[nf];
                 for (int j = 0; j < nf; j++) {
@@ -282,9 +333,12 @@ def _build_java(cases, workdir):
         sources += [os.path.join(d, f) for f in case.files if f.endswith(".java")]
     body = "\n".join(f"            case {i}:\n                return {c.name}.Model.score(row);"
                      for i, c in enumerate(cases))
+    batches = "\n".join(f"            case {i}:\n                {c.name}.Model.scoreBatch(rows, n, out);\n"
+                        "                return;" for i, c in enumerate(cases))
+    outputs = ", ".join(str(c.n_outputs) for c in cases)
     driver = os.path.join(workdir, "src", "Driver.java")
     with open(driver, "w") as fh:
-        fh.write(JAVA_DRIVER % {"cases": body})
+        fh.write(JAVA_DRIVER % {"cases": body, "batches": batches, "outputs": outputs})
     classes = os.path.join(workdir, "classes")
     argfile = os.path.join(workdir, "sources.txt")
     with open(argfile, "w") as fh:

@@ -3,86 +3,224 @@
 // Package model scores rows with a model translated to plain Go.
 package model
 
+import (
+	_ "embed"
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
 // NFeatures is the length of the input Score expects.
 const NFeatures = 10
 
 // NOutputs is the length of the slice Score returns (predict).
 const NOutputs = 1
 
-var leafValue = [...]float64{
-	90.1358024691358, 163.97222222222223, 162.2719298245614, 225.52307692307693, 99.42696629213484, 147.58490566037736, 161.43697478991598, 225.93478260869566,
+const nRaw = 1
+
+var baseScore = [nRaw]float64{0.0}
+
+var treeCount = [nRaw]float64{2.0}
+
+// The node tables live in model.bin beside this file, decoded once at start-up.
+//
+//go:embed model.bin
+var tables []byte
+
+// node is one split (or leaf) of a tree; the left child is always the next node.
+type node struct {
+	thr   float64 // threshold; at a categorical split, the offset of its set in catBits
+	info  int32   // feature | flag bits; -1 at a leaf
+	right int32   // right child; at a leaf, the offset of its value in leafValue
 }
 
-var nodeFeature = [...]int32{
-	8, 2, -1, -1, 2, -1, -1, 8,
-	2, -1, -1, 2, -1, -1,
+const (
+	featureMask     = 1<<28 - 1
+	flagDefaultLeft = 1 << 28
+	flagZeroMissing = 1 << 29
+	flagCategorical = 1 << 30
+)
+
+var nodes []node
+var leafValue []float64
+var catBits []uint32
+var treeRoot []int32
+var treeTarget []int32
+var linConst []float64
+var linStart []int32
+var linFeature []int32
+var linCoef []float64
+
+func init() {
+	r := reader{data: tables}
+	if string(r.take(4)) != "TRPL" || binary.LittleEndian.Uint32(r.take(4)) != 1 {
+		panic("model: model.bin is not a model table of this version")
+	}
+	thr, info, right := r.float64s(), r.int32s(), r.int32s()
+	nodes = make([]node, len(thr))
+	for i := range nodes {
+		nodes[i] = node{thr[i], info[i], right[i]}
+	}
+	leafValue = r.float64s()
+	catBits = r.uint32s()
+	treeRoot, treeTarget = r.int32s(), r.int32s()
+	linConst, linStart, linFeature, linCoef = r.float64s(), r.int32s(), r.int32s(), r.float64s()
 }
 
-var nodeThreshold = [...]float64{
-	-0.005611643427982926, 0.0061888848431408405, 0.0, 0.0, 0.014811381697654724, 0.0, 0.0, -0.00016962859081104398,
-	0.0061888848431408405, 0.0, 0.0, 0.015350287780165672, 0.0, 0.0,
+type reader struct {
+	data []byte
+	pos  int
 }
 
-var nodeLeft = [...]int32{
-	1, 2, 0, 1, 5, 2, 3, 8,
-	9, 4, 5, 12, 6, 7,
+func (r *reader) take(n int) []byte {
+	b := r.data[r.pos : r.pos+n]
+	r.pos += n
+	return b
 }
 
-var nodeRight = [...]int32{
-	4, 3, 0, 0, 6, 0, 0, 11,
-	10, 0, 0, 13, 0, 0,
+func (r *reader) count() int {
+	return int(binary.LittleEndian.Uint32(r.take(4)))
 }
 
-var nodeFlags = [...]uint8{
-	0, 1, 0, 0, 0, 0, 0, 1,
-	1, 0, 0, 1, 0, 0,
+func (r *reader) float64s() []float64 {
+	out := make([]float64, r.count())
+	for i := range out {
+		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(r.take(8)))
+	}
+	return out
 }
 
-var treeRoot = [...]int32{
-	0, 7,
+func (r *reader) float32s() []float32 {
+	out := make([]float32, r.count())
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(r.take(4)))
+	}
+	return out
 }
 
-var treeTarget = [...]int32{
-	0, 0,
+func (r *reader) int32s() []int32 {
+	out := make([]int32, r.count())
+	for i := range out {
+		out[i] = int32(binary.LittleEndian.Uint32(r.take(4)))
+	}
+	return out
 }
 
-// findLeaf walks one tree from node n to its leaf. NaN fails every comparison, so
-// !(v > t) sends it to the default (left) child. It returns the leaf's offset in leafValue.
-func findLeaf(n int32, x *[NFeatures]float64) int32 {
-	for nodeFeature[n] >= 0 {
-		v := x[nodeFeature[n]]
-		flags := nodeFlags[n]
+func (r *reader) uint32s() []uint32 {
+	out := make([]uint32, r.count())
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint32(r.take(4))
+	}
+	return out
+}
+
+// findLeaf walks tree t to its leaf and returns the leaf's offset in leafValue. NaN fails
+// every comparison, so it goes right unless the node sends missing values left.
+func findLeaf(t int, x *[NFeatures]float64) int32 {
+	n := treeRoot[t]
+	for {
+		nd := &nodes[n]
+		if nd.info < 0 {
+			return nd.right
+		}
+		v := x[nd.info&featureMask]
 		var left bool
 		switch {
-		case flags&1 != 0:
-			left = !(v > nodeThreshold[n])
 		default:
-			left = v <= nodeThreshold[n]
+			left = v <= nd.thr || (v != v && nd.info&flagDefaultLeft != 0)
 		}
 		if left {
-			n = nodeLeft[n]
+			n++
 		} else {
-			n = nodeRight[n]
+			n = nd.right
 		}
 	}
-	return nodeLeft[n]
 }
 
-// Score scores one row of 10 features and returns 1 values (predict).
-func Score(input []float64) []float64 {
-	var x [NFeatures]float64
+// addTree adds tree t's leaf for x to raw.
+func addTree(t int, x *[NFeatures]float64, raw *[nRaw]float64) {
+	leaf := findLeaf(t, x)
+	raw[treeTarget[t]] += leafValue[leaf]
+}
+
+// narrow copies a row into x as the model reads it (as float32).
+func narrow(input []float64, x *[NFeatures]float64) {
 	for j := range x {
 		x[j] = float64(float32(input[j]))
 	}
-	raw := [1]float64{0.0}
-	for t, root := range treeRoot {
-		leaf := findLeaf(root, &x)
-		raw[treeTarget[t]] += leafValue[leaf]
-	}
-	raw[0] /= 2.0
-	output := make([]float64, 1)
+}
+
+// post turns raw scores into the 1 values Score returns.
+func post(raw *[nRaw]float64, output []float64) {
 	for k := range raw {
 		output[k] = float64(raw[k])
 	}
+}
+
+// Score scores one row of 10 features and returns 1 values (predict).
+// It panics when input is shorter than NFeatures; ScoreChecked returns an error instead.
+func Score(input []float64) []float64 {
+	var x [NFeatures]float64
+	narrow(input, &x)
+	output := make([]float64, NOutputs)
+	var raw [nRaw]float64
+	score(&x, &raw, output)
 	return output
+}
+
+// ScoreChecked is Score with an error for an input of the wrong length.
+func ScoreChecked(input []float64) ([]float64, error) {
+	if len(input) != NFeatures {
+		return nil, fmt.Errorf("model: input has %d values, the model takes %d", len(input), NFeatures)
+	}
+	return Score(input), nil
+}
+
+func score(x *[NFeatures]float64, raw *[nRaw]float64, output []float64) {
+	*raw = baseScore
+	for t := 0; t < 2; t++ {
+		addTree(t, x, raw)
+	}
+	for k := range raw {
+		raw[k] /= treeCount[k]
+	}
+	post(raw, output)
+}
+
+// batchRows is how many rows ScoreBatch walks through each tree at a time.
+const batchRows = 64
+
+// ScoreBatch scores len(rows)/NFeatures rows stored one after another and writes
+// NOutputs values per row into out. Results equal Score's; walking a block of rows
+// through each tree in turn keeps the tree in cache.
+func ScoreBatch(rows []float64, out []float64) {
+	n := len(rows) / NFeatures
+	if len(out) < n*NOutputs {
+		panic("model: out is shorter than NOutputs values per row")
+	}
+	xs := make([][NFeatures]float64, batchRows)
+	raws := make([][nRaw]float64, batchRows)
+	for start := 0; start < n; start += batchRows {
+		m := n - start
+		if m > batchRows {
+			m = batchRows
+		}
+		for r := 0; r < m; r++ {
+			narrow(rows[(start+r)*NFeatures:], &xs[r])
+		}
+		for r := 0; r < m; r++ {
+			raws[r] = baseScore
+		}
+		for t := 0; t < 2; t++ {
+			for r := 0; r < m; r++ {
+				addTree(t, &xs[r], &raws[r])
+			}
+		}
+		for r := 0; r < m; r++ {
+			for k := range raws[r] {
+				raws[r][k] /= treeCount[k]
+			}
+			post(&raws[r], out[(start+r)*NOutputs:(start+r+1)*NOutputs])
+		}
+	}
 }

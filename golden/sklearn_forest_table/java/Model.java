@@ -6,82 +6,177 @@ public final class Model {
     public static final int N_FEATURES = 10;
     /** Length of the array {@code score} returns. */
     public static final int N_OUTPUTS = 1;
+    private static final int N_RAW = 1;
+    private static final int BATCH_ROWS = 64;
 
-    private static final double[] LEAF_VALUE = {
-        90.1358024691358, 163.97222222222223, 162.2719298245614, 225.52307692307693, 99.42696629213484, 147.58490566037736, 161.43697478991598, 225.93478260869566
-    };
-
-    private static final int[] NODE_FEATURE = {
-        8, 2, -1, -1, 2, -1, -1, 8,
-        2, -1, -1, 2, -1, -1
-    };
-
-    private static final double[] NODE_THRESHOLD = {
-        -0.005611643427982926, 0.0061888848431408405, 0.0, 0.0, 0.014811381697654724, 0.0, 0.0, -0.00016962859081104398,
-        0.0061888848431408405, 0.0, 0.0, 0.015350287780165672, 0.0, 0.0
-    };
-
-    private static final int[] NODE_LEFT = {
-        1, 2, 0, 1, 5, 2, 3, 8,
-        9, 4, 5, 12, 6, 7
-    };
-
-    private static final int[] NODE_RIGHT = {
-        4, 3, 0, 0, 6, 0, 0, 11,
-        10, 0, 0, 13, 0, 0
-    };
-
-    private static final byte[] NODE_FLAGS = {
-        0, 1, 0, 0, 0, 0, 0, 1,
-        1, 0, 0, 1, 0, 0
-    };
-
-    private static final int[] TREE_ROOT = {
-        0, 7
-    };
-
-    private static final int[] TREE_TARGET = {
-        0, 0
-    };
+    private static final double[] BASE_SCORE = {0.0};
+    private static final double[] TREE_COUNT = {2.0};
 
     private Model() {
     }
 
-    /**
-     * Walks one tree from node n to its leaf. NaN fails every comparison, so !(v > t) sends it
-     * to the default (left) child. Returns the leaf's offset in LEAF_VALUE.
-     */
-    private static int findLeaf(int n, double[] x) {
-        while (NODE_FEATURE[n] >= 0) {
-            double v = x[NODE_FEATURE[n]];
-            int flags = NODE_FLAGS[n];
-            boolean left;
-            if ((flags & 1) != 0) {
-                left = !(v > NODE_THRESHOLD[n]);
-            } else {
-                left = v <= NODE_THRESHOLD[n];
+    // The node tables live in the resource Model.bin beside this class, read once at class init.
+    private static final int FEATURE_MASK = 0x0FFFFFFF;
+    private static final int FLAG_DEFAULT_LEFT = 0x10000000;
+    private static final int FLAG_ZERO_MISSING = 0x20000000;
+    private static final int FLAG_CATEGORICAL = 0x40000000;
+
+    /** Per node: threshold (at a categorical split, the offset of its set in CAT_BITS). */
+    private static final double[] NODE_THR;
+    /** Per node: feature | flag bits; -1 at a leaf. The left child is always the next node. */
+    private static final int[] NODE_INFO;
+    /** Per node: the right child; at a leaf, the offset of its value in LEAF_VALUE. */
+    private static final int[] NODE_RIGHT;
+    private static final double[] LEAF_VALUE;
+    private static final int[] CAT_BITS;
+    private static final int[] TREE_ROOT;
+    private static final int[] TREE_TARGET;
+    private static final double[] LIN_CONST;
+    private static final int[] LIN_START;
+    private static final int[] LIN_FEATURE;
+    private static final double[] LIN_COEF;
+
+    static {
+        java.nio.ByteBuffer b;
+        try (java.io.InputStream in = Model.class.getResourceAsStream("Model.bin")) {
+            if (in == null) {
+                throw new IllegalStateException("resource Model.bin is missing: keep it beside Model.class");
             }
-            n = left ? NODE_LEFT[n] : NODE_RIGHT[n];
+            b = java.nio.ByteBuffer.wrap(in.readAllBytes()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("cannot read Model.bin", e);
         }
-        return NODE_LEFT[n];
+        if (b.getInt() != 0x4C505254 || b.getInt() != 1) {
+            throw new IllegalStateException("Model.bin is not a model table of this version");
+        }
+        NODE_THR = new double[b.getInt()];
+        b.asDoubleBuffer().get(NODE_THR);
+        b.position(b.position() + 8 * NODE_THR.length);
+        NODE_INFO = ints(b);
+        NODE_RIGHT = ints(b);
+        LEAF_VALUE = new double[b.getInt()];
+        b.asDoubleBuffer().get(LEAF_VALUE);
+        b.position(b.position() + 8 * LEAF_VALUE.length);
+        CAT_BITS = ints(b);
+        TREE_ROOT = ints(b);
+        TREE_TARGET = ints(b);
+        LIN_CONST = new double[b.getInt()];
+        b.asDoubleBuffer().get(LIN_CONST);
+        b.position(b.position() + 8 * LIN_CONST.length);
+        LIN_START = ints(b);
+        LIN_FEATURE = ints(b);
+        LIN_COEF = new double[b.getInt()];
+        b.asDoubleBuffer().get(LIN_COEF);
+        b.position(b.position() + 8 * LIN_COEF.length);
     }
 
-    /** Scores one row of 10 features; returns 1 values (predict). */
-    public static double[] score(double[] input) {
-        double[] x = new double[N_FEATURES];
+    private static int[] ints(java.nio.ByteBuffer b) {
+        int[] out = new int[b.getInt()];
+        b.asIntBuffer().get(out);
+        b.position(b.position() + 4 * out.length);
+        return out;
+    }
+
+    /**
+     * Walks tree t to its leaf; returns the leaf's offset in LEAF_VALUE. NaN fails every
+     * comparison, so it goes right unless the node sends missing values left.
+     */
+    private static int findLeaf(int t, double[] x) {
+        int n = TREE_ROOT[t];
+        int info;
+        while ((info = NODE_INFO[n]) >= 0) {
+            double v = x[info & FEATURE_MASK];
+            boolean left;
+            {
+                left = v <= NODE_THR[n] || (v != v && (info & FLAG_DEFAULT_LEFT) != 0);
+            }
+            n = left ? n + 1 : NODE_RIGHT[n];
+        }
+        return NODE_RIGHT[n];
+    }
+
+    /** Adds tree t's leaf for x (at offset xo) to raw (at offset ro). */
+    private static void addTree(int t, double[] x, double[] raw, int ro) {
+        int leaf = findLeaf(t, x);
+        raw[ro + TREE_TARGET[t]] += LEAF_VALUE[leaf];
+    }
+
+    /** Copies a row (at offset io) as the model reads it (as float32). */
+    private static void narrow(double[] input, int io, double[] x) {
         for (int j = 0; j < N_FEATURES; j++) {
-            x[j] = (double) (float) input[j];
+            x[j] = (double) (float) input[io + j];
         }
-        double[] raw = {0.0};
-        for (int t = 0; t < TREE_ROOT.length; t++) {
-            int leaf = findLeaf(TREE_ROOT[t], x);
-            raw[TREE_TARGET[t]] += LEAF_VALUE[leaf];
-        }
-        raw[0] /= 2.0;
-        double[] output = new double[1];
+    }
+
+    /** Turns raw scores (at offset ro) into the values of {@code score} (at offset oo). */
+    private static void post(double[] rawAll, int ro, double[] outAll, int oo) {
+        double[] raw = new double[N_RAW];
+        System.arraycopy(rawAll, ro, raw, 0, N_RAW);
+        double[] output = new double[N_OUTPUTS];
         for (int k = 0; k < 1; k++) {
             output[k] = raw[k];
         }
+        System.arraycopy(output, 0, outAll, oo, N_OUTPUTS);
+    }
+
+    /**
+     * Scores one row of 10 features; returns 1 values (predict).
+     *
+     * @throws IllegalArgumentException when input does not hold N_FEATURES values
+     */
+    public static double[] score(double[] input) {
+        if (input == null || input.length != N_FEATURES) {
+            throw new IllegalArgumentException("input must hold " + N_FEATURES + " values");
+        }
+        double[] x = new double[N_FEATURES];
+        double[] raw = new double[N_RAW];
+        double[] output = new double[N_OUTPUTS];
+        narrow(input, 0, x);
+        scoreRaw(x, raw);
+        post(raw, 0, output, 0);
         return output;
+    }
+
+    private static void scoreRaw(double[] x, double[] raw) {
+        System.arraycopy(BASE_SCORE, 0, raw, 0, N_RAW);
+        for (int t = 0; t < 2; t++) {
+            addTree(t, x, raw, 0);
+        }
+        for (int k = 0; k < N_RAW; k++) {
+            raw[k] /= TREE_COUNT[k];
+        }
+    }
+
+    /**
+     * Scores nRows rows stored one after another in rows and writes N_OUTPUTS values per row
+     * into out. Results equal {@code score}'s; walking a block of rows through each
+     * tree in turn keeps the tree in cache.
+     */
+    public static void scoreBatch(double[] rows, int nRows, double[] out) {
+        if (rows.length < (long) nRows * N_FEATURES || out.length < (long) nRows * N_OUTPUTS) {
+            throw new IllegalArgumentException("rows or out is shorter than nRows rows");
+        }
+        double[][] xs = new double[BATCH_ROWS][N_FEATURES];
+        double[] raw = new double[BATCH_ROWS * N_RAW];
+        for (int start = 0; start < nRows; start += BATCH_ROWS) {
+            int m = Math.min(BATCH_ROWS, nRows - start);
+            for (int r = 0; r < m; r++) {
+                narrow(rows, (start + r) * N_FEATURES, xs[r]);
+            }
+            for (int r = 0; r < m; r++) {
+                System.arraycopy(BASE_SCORE, 0, raw, r * N_RAW, N_RAW);
+            }
+            for (int t = 0; t < 2; t++) {
+                for (int r = 0; r < m; r++) {
+                    addTree(t, xs[r], raw, r * N_RAW);
+                }
+            }
+            for (int i = 0; i < m * N_RAW; i++) {
+                raw[i] /= TREE_COUNT[i % N_RAW];
+            }
+            for (int r = 0; r < m; r++) {
+                post(raw, r * N_RAW, out, (start + r) * N_OUTPUTS);
+            }
+        }
     }
 }

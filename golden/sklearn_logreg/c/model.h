@@ -2,6 +2,8 @@
 #ifndef TRANSPILED_SCORE_H
 #define TRANSPILED_SCORE_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -11,6 +13,13 @@ extern "C" {
 
 /* Scores one row: input holds 3 values, output receives 3 (predict_proba). */
 void score(const double *input, double *output);
+
+/* The same with lengths checked: returns 0, or -1 (output untouched) when n_input is not
+   SCORE_N_FEATURES or n_output is less than SCORE_N_OUTPUTS. */
+int score_checked(const double *input, size_t n_input, double *output, size_t n_output);
+
+/* Scores n_rows rows stored one after another (row-major); writes 3 values per row. */
+void score_batch(const double *rows, size_t n_rows, double *out);
 
 #ifdef __cplusplus
 }

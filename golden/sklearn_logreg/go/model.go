@@ -3,13 +3,18 @@
 // Package model scores rows with a model translated to plain Go.
 package model
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // NFeatures is the length of the input Score expects.
 const NFeatures = 3
 
 // NOutputs is the length of the slice Score returns (predict_proba).
 const NOutputs = 3
+
+const nRaw = 3
 
 var coef = [...]float64{
 	0.5, -1.25, 2.0, -0.75, 0.25, 0.125, 0.25, 1.0,
@@ -20,19 +25,28 @@ var intercept = [...]float64{
 	0.1, -0.2, 0.1,
 }
 
-// Score scores one row of 3 features and returns 3 values (predict_proba).
-func Score(input []float64) []float64 {
-	var raw [3]float64
+// narrow copies a row into x as the model reads it.
+func narrow(input []float64, x *[NFeatures]float64) {
+	for j := range x {
+		x[j] = input[j]
+	}
+}
+
+// linear computes the raw scores: coef . x in feature order, then the intercept.
+func linear(x *[NFeatures]float64, raw *[nRaw]float64) {
 	for k := range raw {
 		s := 0.0
 		for j := 0; j < NFeatures; j++ {
-			s += float64(coef[k*NFeatures+j] * input[j])
+			s += float64(coef[k*NFeatures+j] * x[j])
 		}
 		raw[k] = s + intercept[k]
 	}
-	output := make([]float64, 3)
+}
+
+// post turns raw scores into the 3 values Score returns.
+func post(raw *[nRaw]float64, output []float64) {
 	var e [3]float64
-	var sum float64
+	var sum float64 // summed in float64 and rounded once, as XGBoost does
 	hi := raw[0]
 	for k := 1; k < 3; k++ {
 		if raw[k] > hi {
@@ -41,10 +55,60 @@ func Score(input []float64) []float64 {
 	}
 	for k := range raw {
 		e[k] = math.Exp(raw[k] - hi)
-		sum += e[k]
+		sum += float64(e[k])
 	}
 	for k := range raw {
-		output[k] = float64(e[k] / sum)
+		output[k] = float64(e[k] / float64(sum))
 	}
+}
+
+// Score scores one row of 3 features and returns 3 values (predict_proba).
+// It panics when input is shorter than NFeatures; ScoreChecked returns an error instead.
+func Score(input []float64) []float64 {
+	var x [NFeatures]float64
+	narrow(input, &x)
+	output := make([]float64, NOutputs)
+	var raw [nRaw]float64
+	score(&x, &raw, output)
 	return output
+}
+
+// ScoreChecked is Score with an error for an input of the wrong length.
+func ScoreChecked(input []float64) ([]float64, error) {
+	if len(input) != NFeatures {
+		return nil, fmt.Errorf("model: input has %d values, the model takes %d", len(input), NFeatures)
+	}
+	return Score(input), nil
+}
+
+func score(x *[NFeatures]float64, raw *[nRaw]float64, output []float64) {
+	linear(x, raw)
+	post(raw, output)
+}
+
+// batchRows is how many rows ScoreBatch walks through each tree at a time.
+const batchRows = 64
+
+// ScoreBatch scores len(rows)/NFeatures rows stored one after another and writes
+// NOutputs values per row into out. Results equal Score's; walking a block of rows
+// through each tree in turn keeps the tree in cache.
+func ScoreBatch(rows []float64, out []float64) {
+	n := len(rows) / NFeatures
+	if len(out) < n*NOutputs {
+		panic("model: out is shorter than NOutputs values per row")
+	}
+	xs := make([][NFeatures]float64, batchRows)
+	raws := make([][nRaw]float64, batchRows)
+	for start := 0; start < n; start += batchRows {
+		m := n - start
+		if m > batchRows {
+			m = batchRows
+		}
+		for r := 0; r < m; r++ {
+			narrow(rows[(start+r)*NFeatures:], &xs[r])
+		}
+		for r := 0; r < m; r++ {
+			score(&xs[r], &raws[r], out[(start+r)*NOutputs:(start+r+1)*NOutputs])
+		}
+	}
 }

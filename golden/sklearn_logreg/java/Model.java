@@ -6,6 +6,8 @@ public final class Model {
     public static final int N_FEATURES = 3;
     /** Length of the array {@code score} returns. */
     public static final int N_OUTPUTS = 3;
+    private static final int N_RAW = 3;
+    private static final int BATCH_ROWS = 64;
 
     private static final double[] COEF = {
         0.5, -1.25, 2.0, -0.75, 0.25, 0.125, 0.25, 1.0,
@@ -19,17 +21,29 @@ public final class Model {
     private Model() {
     }
 
-    /** Scores one row of 3 features; returns 3 values (predict_proba). */
-    public static double[] score(double[] input) {
-        double[] raw = new double[3];
-        for (int k = 0; k < 3; k++) {
+    /** The raw scores: coef . x in feature order, then the intercept. */
+    private static void linear(double[] x, double[] raw, int ro) {
+        for (int k = 0; k < N_RAW; k++) {
             double s = 0.0;
             for (int j = 0; j < N_FEATURES; j++) {
-                s += COEF[k * N_FEATURES + j] * input[j];
+                s += COEF[k * N_FEATURES + j] * x[j];
             }
-            raw[k] = s + INTERCEPT[k];
+            raw[ro + k] = s + INTERCEPT[k];
         }
-        double[] output = new double[3];
+    }
+
+    /** Copies a row (at offset io) as the model reads it. */
+    private static void narrow(double[] input, int io, double[] x) {
+        for (int j = 0; j < N_FEATURES; j++) {
+            x[j] = input[io + j];
+        }
+    }
+
+    /** Turns raw scores (at offset ro) into the values of {@code score} (at offset oo). */
+    private static void post(double[] rawAll, int ro, double[] outAll, int oo) {
+        double[] raw = new double[N_RAW];
+        System.arraycopy(rawAll, ro, raw, 0, N_RAW);
+        double[] output = new double[N_OUTPUTS];
         double[] e = new double[3];
         double sum = 0.0;
         double max = raw[0];
@@ -45,6 +59,53 @@ public final class Model {
         for (int k = 0; k < 3; k++) {
             output[k] = e[k] / sum;
         }
+        System.arraycopy(output, 0, outAll, oo, N_OUTPUTS);
+    }
+
+    /**
+     * Scores one row of 3 features; returns 3 values (predict_proba).
+     *
+     * @throws IllegalArgumentException when input does not hold N_FEATURES values
+     */
+    public static double[] score(double[] input) {
+        if (input == null || input.length != N_FEATURES) {
+            throw new IllegalArgumentException("input must hold " + N_FEATURES + " values");
+        }
+        double[] x = new double[N_FEATURES];
+        double[] raw = new double[N_RAW];
+        double[] output = new double[N_OUTPUTS];
+        narrow(input, 0, x);
+        scoreRaw(x, raw);
+        post(raw, 0, output, 0);
         return output;
+    }
+
+    private static void scoreRaw(double[] x, double[] raw) {
+        linear(x, raw, 0);
+    }
+
+    /**
+     * Scores nRows rows stored one after another in rows and writes N_OUTPUTS values per row
+     * into out. Results equal {@code score}'s; walking a block of rows through each
+     * tree in turn keeps the tree in cache.
+     */
+    public static void scoreBatch(double[] rows, int nRows, double[] out) {
+        if (rows.length < (long) nRows * N_FEATURES || out.length < (long) nRows * N_OUTPUTS) {
+            throw new IllegalArgumentException("rows or out is shorter than nRows rows");
+        }
+        double[][] xs = new double[BATCH_ROWS][N_FEATURES];
+        double[] raw = new double[BATCH_ROWS * N_RAW];
+        for (int start = 0; start < nRows; start += BATCH_ROWS) {
+            int m = Math.min(BATCH_ROWS, nRows - start);
+            for (int r = 0; r < m; r++) {
+                narrow(rows, (start + r) * N_FEATURES, xs[r]);
+            }
+            for (int r = 0; r < m; r++) {
+                linear(xs[r], raw, r * N_RAW);
+            }
+            for (int r = 0; r < m; r++) {
+                post(raw, r * N_RAW, out, (start + r) * N_OUTPUTS);
+            }
+        }
     }
 }

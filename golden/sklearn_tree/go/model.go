@@ -3,16 +3,28 @@
 // Package model scores rows with a model translated to plain Go.
 package model
 
+import (
+	"fmt"
+)
+
 // NFeatures is the length of the input Score expects.
 const NFeatures = 4
 
 // NOutputs is the length of the slice Score returns (predict_proba).
 const NOutputs = 3
 
+const nRaw = 3
+
 var leafValue = [...]float64{
 	1.0, 0.0, 0.0, 0.0, 0.9074074074074074, 0.09259259259259259, 0.0, 0.021739130434782608,
 	0.9782608695652174,
 }
+
+var treeTarget = [...]int32{
+	0,
+}
+
+var baseScore = [nRaw]float64{0.0, 0.0, 0.0}
 
 func tree0(x *[NFeatures]float64) int32 {
 	if x[3] <= 0.800000011920929 {
@@ -26,19 +38,95 @@ func tree0(x *[NFeatures]float64) int32 {
 	}
 }
 
-// Score scores one row of 4 features and returns 3 values (predict_proba).
-func Score(input []float64) []float64 {
-	var x [NFeatures]float64
+var trees = [...]func(*[NFeatures]float64) int32{
+	tree0,
+}
+
+// findLeaf returns the offset in leafValue of the leaf tree t sends x to.
+func findLeaf(t int, x *[NFeatures]float64) int32 {
+	return trees[t](x)
+}
+
+// addTree adds tree t's leaf for x to raw.
+func addTree(t int, x *[NFeatures]float64, raw *[nRaw]float64) {
+	leaf := findLeaf(t, x)
+	for k := int32(0); k < 3; k++ {
+		raw[treeTarget[t]+k] += leafValue[leaf+k]
+	}
+}
+
+// narrow copies a row into x as the model reads it (as float32).
+func narrow(input []float64, x *[NFeatures]float64) {
 	for j := range x {
 		x[j] = float64(float32(input[j]))
 	}
-	raw := [3]float64{0.0, 0.0, 0.0}
-	for k, leaf := 0, tree0(&x); k < 3; k++ {
-		raw[0+k] += leafValue[leaf+int32(k)]
-	}
-	output := make([]float64, 3)
+}
+
+// post turns raw scores into the 3 values Score returns.
+func post(raw *[nRaw]float64, output []float64) {
 	for k := range raw {
 		output[k] = float64(raw[k])
 	}
+}
+
+// Score scores one row of 4 features and returns 3 values (predict_proba).
+// It panics when input is shorter than NFeatures; ScoreChecked returns an error instead.
+func Score(input []float64) []float64 {
+	var x [NFeatures]float64
+	narrow(input, &x)
+	output := make([]float64, NOutputs)
+	var raw [nRaw]float64
+	score(&x, &raw, output)
 	return output
+}
+
+// ScoreChecked is Score with an error for an input of the wrong length.
+func ScoreChecked(input []float64) ([]float64, error) {
+	if len(input) != NFeatures {
+		return nil, fmt.Errorf("model: input has %d values, the model takes %d", len(input), NFeatures)
+	}
+	return Score(input), nil
+}
+
+func score(x *[NFeatures]float64, raw *[nRaw]float64, output []float64) {
+	*raw = baseScore
+	for t := 0; t < 1; t++ {
+		addTree(t, x, raw)
+	}
+	post(raw, output)
+}
+
+// batchRows is how many rows ScoreBatch walks through each tree at a time.
+const batchRows = 64
+
+// ScoreBatch scores len(rows)/NFeatures rows stored one after another and writes
+// NOutputs values per row into out. Results equal Score's; walking a block of rows
+// through each tree in turn keeps the tree in cache.
+func ScoreBatch(rows []float64, out []float64) {
+	n := len(rows) / NFeatures
+	if len(out) < n*NOutputs {
+		panic("model: out is shorter than NOutputs values per row")
+	}
+	xs := make([][NFeatures]float64, batchRows)
+	raws := make([][nRaw]float64, batchRows)
+	for start := 0; start < n; start += batchRows {
+		m := n - start
+		if m > batchRows {
+			m = batchRows
+		}
+		for r := 0; r < m; r++ {
+			narrow(rows[(start+r)*NFeatures:], &xs[r])
+		}
+		for r := 0; r < m; r++ {
+			raws[r] = baseScore
+		}
+		for t := 0; t < 1; t++ {
+			for r := 0; r < m; r++ {
+				addTree(t, &xs[r], &raws[r])
+			}
+		}
+		for r := 0; r < m; r++ {
+			post(&raws[r], out[(start+r)*NOutputs:(start+r+1)*NOutputs])
+		}
+	}
 }

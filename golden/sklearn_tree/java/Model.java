@@ -6,11 +6,19 @@ public final class Model {
     public static final int N_FEATURES = 4;
     /** Length of the array {@code score} returns. */
     public static final int N_OUTPUTS = 3;
+    private static final int N_RAW = 3;
+    private static final int BATCH_ROWS = 64;
 
     private static final double[] LEAF_VALUE = {
         1.0, 0.0, 0.0, 0.0, 0.9074074074074074, 0.09259259259259259, 0.0, 0.021739130434782608,
         0.9782608695652174
     };
+
+    private static final int[] TREE_TARGET = {
+        0
+    };
+
+    private static final double[] BASE_SCORE = {0.0, 0.0, 0.0};
 
     private Model() {
     }
@@ -27,20 +35,94 @@ public final class Model {
         }
     }
 
-    /** Scores one row of 4 features; returns 3 values (predict_proba). */
-    public static double[] score(double[] input) {
-        double[] x = new double[N_FEATURES];
+    /** The offset in LEAF_VALUE of the leaf tree t sends x to. */
+    private static int findLeaf(int t, double[] x) {
+        switch (t) {
+            case 0:
+                return tree0(x);
+            default:
+                throw new IllegalArgumentException("no tree " + t);
+        }
+    }
+
+    /** Adds tree t's leaf for x (at offset xo) to raw (at offset ro). */
+    private static void addTree(int t, double[] x, double[] raw, int ro) {
+        int leaf = findLeaf(t, x);
+        for (int k = 0; k < 3; k++) {
+            raw[ro + TREE_TARGET[t] + k] += LEAF_VALUE[leaf + k];
+        }
+    }
+
+    /** Copies a row (at offset io) as the model reads it (as float32). */
+    private static void narrow(double[] input, int io, double[] x) {
         for (int j = 0; j < N_FEATURES; j++) {
-            x[j] = (double) (float) input[j];
+            x[j] = (double) (float) input[io + j];
         }
-        double[] raw = {0.0, 0.0, 0.0};
-        for (int k = 0, leaf = tree0(x); k < 3; k++) {
-            raw[0 + k] += LEAF_VALUE[leaf + k];
-        }
-        double[] output = new double[3];
+    }
+
+    /** Turns raw scores (at offset ro) into the values of {@code score} (at offset oo). */
+    private static void post(double[] rawAll, int ro, double[] outAll, int oo) {
+        double[] raw = new double[N_RAW];
+        System.arraycopy(rawAll, ro, raw, 0, N_RAW);
+        double[] output = new double[N_OUTPUTS];
         for (int k = 0; k < 3; k++) {
             output[k] = raw[k];
         }
+        System.arraycopy(output, 0, outAll, oo, N_OUTPUTS);
+    }
+
+    /**
+     * Scores one row of 4 features; returns 3 values (predict_proba).
+     *
+     * @throws IllegalArgumentException when input does not hold N_FEATURES values
+     */
+    public static double[] score(double[] input) {
+        if (input == null || input.length != N_FEATURES) {
+            throw new IllegalArgumentException("input must hold " + N_FEATURES + " values");
+        }
+        double[] x = new double[N_FEATURES];
+        double[] raw = new double[N_RAW];
+        double[] output = new double[N_OUTPUTS];
+        narrow(input, 0, x);
+        scoreRaw(x, raw);
+        post(raw, 0, output, 0);
         return output;
+    }
+
+    private static void scoreRaw(double[] x, double[] raw) {
+        System.arraycopy(BASE_SCORE, 0, raw, 0, N_RAW);
+        for (int t = 0; t < 1; t++) {
+            addTree(t, x, raw, 0);
+        }
+    }
+
+    /**
+     * Scores nRows rows stored one after another in rows and writes N_OUTPUTS values per row
+     * into out. Results equal {@code score}'s; walking a block of rows through each
+     * tree in turn keeps the tree in cache.
+     */
+    public static void scoreBatch(double[] rows, int nRows, double[] out) {
+        if (rows.length < (long) nRows * N_FEATURES || out.length < (long) nRows * N_OUTPUTS) {
+            throw new IllegalArgumentException("rows or out is shorter than nRows rows");
+        }
+        double[][] xs = new double[BATCH_ROWS][N_FEATURES];
+        double[] raw = new double[BATCH_ROWS * N_RAW];
+        for (int start = 0; start < nRows; start += BATCH_ROWS) {
+            int m = Math.min(BATCH_ROWS, nRows - start);
+            for (int r = 0; r < m; r++) {
+                narrow(rows, (start + r) * N_FEATURES, xs[r]);
+            }
+            for (int r = 0; r < m; r++) {
+                System.arraycopy(BASE_SCORE, 0, raw, r * N_RAW, N_RAW);
+            }
+            for (int t = 0; t < 1; t++) {
+                for (int r = 0; r < m; r++) {
+                    addTree(t, xs[r], raw, r * N_RAW);
+                }
+            }
+            for (int r = 0; r < m; r++) {
+                post(raw, r * N_RAW, out, (start + r) * N_OUTPUTS);
+            }
+        }
     }
 }
