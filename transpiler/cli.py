@@ -1,6 +1,7 @@
 """The `transpile` command: parse options, call the API, turn errors into exit codes."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -10,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import LANGUAGES, __version__
-from .errors import OptionError, TranspilerError
+from .errors import MismatchError, OptionError, TranspilerError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Turn a trained model into dependency-free Go, C or Java source.")
@@ -80,6 +81,11 @@ def transpile(
     function: Annotated[Optional[str], typer.Option(help="Scoring function name. [default: Score for Go, score for C and Java]", show_default=False)] = None,
     class_name: Annotated[Optional[str], typer.Option("--class", help="Java class name. [default: Model]", show_default=False)] = None,
     layout: Annotated[str, typer.Option(help="Trees as branches in code, as node tables, or chosen by size: auto, code, table.")] = "auto",
+    verify: Annotated[bool, typer.Option("--verify", help="Build the code with the local toolchain, run it on rows and compare with the model; exit 1 on a mismatch.")] = False,
+    data: Annotated[Optional[str], typer.Option("--data", help="Rows to verify on (CSV with or without header, .npy, Parquet), besides rows derived from the model. Implies --verify.", show_default=False)] = None,
+    tolerance: Annotated[Optional[str], typer.Option("--tolerance", help="Allowed difference: a relative error (1e-9), ulps (2ulp) or 0. [default: what the model family allows]", show_default=False)] = None,
+    report: Annotated[Optional[str], typer.Option("--report", help="Verification report format: text, json, junit. [default: text]", show_default=False)] = None,
+    check: Annotated[Optional[str], typer.Option("--check", help="Exit 1 if the files in this directory differ from what would be generated now; writes nothing.", show_default=False)] = None,
     models: Annotated[bool, typer.Option("--list-models", help="List the supported models and exit.")] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
@@ -96,6 +102,11 @@ def transpile(
             raise OptionError("missing MODEL: give the model file to translate (see --help)")
         lang = choice(lang, LANGUAGES, "--lang")
         layout = choice(layout, LAYOUTS, "--layout")
+        names = dict(package=package, function=function, class_name=class_name, layout=layout)
+        if verify or data or tolerance or report or check:
+            verify_and_check(model, lang, names, output=output, data=data, tolerance=tolerance,
+                             report=report, check=check, verify=verify or bool(data or tolerance or report))
+            return
         from . import transpile as run
 
         files = run(model, lang, package=package, function=function,
@@ -115,6 +126,67 @@ def transpile(
         typer.echo(f"error: internal error {type(exc).__name__}: {exc}; "
                    "rerun with --debug and report it", err=True)
         raise typer.Exit(3)
+
+
+# --- verify and check ----------------------------------------------------------------------
+
+REPORTS = ("text", "json", "junit")
+
+
+@contextlib.contextmanager
+def progress_bar():
+    """A progress callback for verify's stages, drawn on standard error only when it is a terminal."""
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    except ImportError:  # rich comes with typer, but a slim install may lack it
+        yield None
+        return
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    from .verify.run import STAGES
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("verify", total=len(STAGES))
+        yield lambda stage: bar.update(task, description=stage, completed=STAGES.index(stage))
+
+
+def verify_and_check(model: str, lang: str, names: dict, *, output, data, tolerance, report,
+                     check, verify: bool) -> None:
+    """--check DIR and --verify: print what was found; raise MismatchError (exit 1) on drift or
+    a mismatch. With -o, the files are written only after verification passed."""
+    from .verify import check as checks
+    from .verify.report import RENDERERS
+    from .verify.run import generate, open_subject, verify_files, case_files
+
+    fmt = choice(report or "text", REPORTS, "--report")
+    if check is not None and output is not None:
+        raise OptionError("--check writes nothing; drop -o (or drop --check to write the files)")
+    with progress_bar() as progress:
+        if progress:
+            progress("loading the model")
+        subject = open_subject(model)
+        failures = []
+        if check is not None:
+            result = checks.check_files(generate(subject, lang, **names), check)
+            redo = f"transpile {model} --lang {lang} -o {check} (with the same options)"
+            typer.echo(checks.render(result, redo), nl=False, err=fmt != "text")
+            if not result.ok:
+                failures.append(f"{check} is out of date with {model}: {result.summary()}; "
+                                "regenerate it")
+        if verify:
+            result = verify_files(subject, case_files(subject, lang, names["layout"]), lang,
+                                  rows=data, tolerance=tolerance, progress=progress)
+            typer.echo(RENDERERS[fmt](result), nl=False)
+            if not result.ok:
+                failures.append(f"the generated {lang} code differs from the model: {result.summary()}")
+    if failures:
+        raise MismatchError("; ".join(failures))
+    if verify and output is not None:
+        write_output(generate(subject, lang, **names), output)
 
 
 def main() -> None:

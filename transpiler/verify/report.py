@@ -1,0 +1,356 @@
+"""Comparing generated-code outputs with reference outputs, and reporting it as text, JSON or JUnit.
+
+A value agrees when it is bit-identical to the reference, both are NaN, or it lies within the
+tolerance: `ulps` units in the last place (in the model's output precision) or `rel` relative
+to the value's magnitude. The default tolerance is the fidelity the model family allows
+(DEFAULT_TOLERANCES); `--tolerance` overrides it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import ir
+from ..errors import OptionError
+
+SHOWN_MISMATCHES = 5      # rows with their inputs in the report
+SHOWN_FEATURES = 24       # inputs printed per row in text (JSON has them all)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rel: float = 0.0              # |got - ref| <= rel * magnitude
+    ulps: int = 0                 # or at most this many ulps apart in `precision`
+    precision: str = "float64"
+
+    def describe(self) -> str:
+        parts = []
+        if self.ulps:
+            parts.append(f"{self.ulps} ulp ({self.precision})")
+        if self.rel:
+            parts.append(f"{self.rel:g} relative")
+        return " or ".join(parts) or "exact"
+
+
+# The fidelity each model family allows, in one place (see the README's Fidelity section).
+DEFAULT_TOLERANCES = {
+    "sklearn trees": Tolerance(),                                # same float32 tests, same sums
+    "sklearn linear": Tolerance(rel=1e-12),                      # BLAS sums in another order
+    "xgboost": Tolerance(ulps=1, precision="float32"),           # libm expf vs correctly rounded
+    # predict_proba of multi:softmax is scipy's softmax in NumPy's float32 exp
+    "xgboost multi:softmax proba": Tolerance(ulps=4, precision="float32"),
+    "lightgbm": Tolerance(rel=1e-12),                            # float64, exp may differ by an ulp
+    "other float32": Tolerance(ulps=1, precision="float32"),
+    "other float64": Tolerance(rel=1e-12),
+}
+
+
+def output_precision(model: ir.Model) -> str:
+    """The type the model computes its outputs in: float32 for XGBoost, float64 otherwise."""
+    return getattr(model.raw, "accumulate", "float64")
+
+
+def family(model: ir.Model) -> str:
+    """The DEFAULT_TOLERANCES key for a model."""
+    library = model.source.split(".")[0].split(" ")[0]
+    if library == "sklearn":
+        return "sklearn trees" if isinstance(model.raw, ir.Ensemble) else "sklearn linear"
+    if library == "xgboost":
+        if model.meta.get("objective") == "multi:softmax" and model.output_kind == "predict_proba":
+            return "xgboost multi:softmax proba"
+        return "xgboost"
+    if library == "lightgbm":
+        return "lightgbm"
+    return f"other {output_precision(model)}"
+
+
+def default_tolerance(model: ir.Model) -> Tolerance:
+    return DEFAULT_TOLERANCES[family(model)]
+
+
+_ULPS = re.compile(r"^\s*(\d+)\s*ulps?\s*$", re.IGNORECASE)
+
+
+def parse_tolerance(text: str, model: ir.Model) -> Tolerance:
+    """`0` or `exact`; `N ulp` (in the model's output precision); or a relative error like `1e-9`."""
+    t = text.strip().lower()
+    if t == "exact":
+        return Tolerance()
+    m = _ULPS.match(t)
+    if m:
+        return Tolerance(ulps=int(m.group(1)), precision=output_precision(model))
+    try:
+        rel = float(t)
+    except ValueError:
+        rel = math.nan
+    if not (rel >= 0 and math.isfinite(rel)):
+        raise OptionError(f"--tolerance {text!r} is not a tolerance; give a relative error "
+                          "such as 1e-9, a count of ulps such as 2ulp, or 0 for exact")
+    return Tolerance(rel=rel)
+
+
+def magnitude(model: ir.Model, rows: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """What a relative tolerance is relative to, per value.
+
+    For float64 linear models it is the size of the terms summed, not of the result: the
+    library sums them in another order, so a result that cancels to near zero carries the
+    rounding of the large terms. A post-processor (sigmoid, softmax, exp) turns that absolute
+    error of the raw score into a relative error of the output.
+    """
+    mag = np.abs(ref)
+    lin = model.raw
+    if isinstance(lin, ir.Linear) and lin.accumulate == "float64":
+        terms = np.abs(np.nan_to_num(rows, nan=0.0, posinf=0.0, neginf=0.0)) @ np.abs(lin.coef).T
+        terms = (terms + np.abs(lin.intercept)).max(axis=1, keepdims=True)
+        if model.post == "identity":
+            mag = np.maximum(mag, terms)
+        else:
+            mag = mag * np.maximum(terms, 1.0)
+    return mag
+
+
+def _ordered(a: np.ndarray, precision: str) -> np.ndarray:
+    """Integers in the order of the floats, so that neighbours differ by one (+0 == -0)."""
+    if precision == "float32":
+        i = a.astype(np.float32).view(np.int32).astype(np.int64)
+        return np.where(i < 0, -(i & 0x7FFFFFFF), i)
+    i = a.view(np.int64)
+    return np.where(i < 0, -(i & 0x7FFFFFFFFFFFFFFF), i)
+
+
+def ulp_distance(got: np.ndarray, ref: np.ndarray, precision: str = "float64") -> np.ndarray:
+    """Units in the last place between got and ref (uint64; NaN against a number: max)."""
+    got = np.ascontiguousarray(got, dtype=np.float64)
+    ref = np.ascontiguousarray(ref, dtype=np.float64)
+    a, b = _ordered(got, precision), _ordered(ref, precision)
+    same_sign = (a >= 0) == (b >= 0)
+    with np.errstate(over="ignore"):
+        d = np.where(same_sign, np.abs(a - b).astype(np.uint64),
+                     np.abs(a).astype(np.uint64) + np.abs(b).astype(np.uint64))
+    gn, rn = np.isnan(got), np.isnan(ref)
+    d[gn & rn] = 0
+    d[gn != rn] = np.iinfo(np.uint64).max
+    return d
+
+
+@dataclass
+class Mismatch:
+    row: int
+    origin: str
+    inputs: list
+    expected: list
+    got: list
+    ir: list | None
+
+
+@dataclass
+class Report:
+    """The outcome of one verification; `ok` decides the exit status."""
+
+    lang: str
+    model: str                  # what the user passed: a path or a class name
+    source: str                 # ir.Model.source
+    reference: str              # where the expected outputs came from
+    tolerance: Tolerance
+    tolerance_origin: str       # "default for sklearn trees" or "--tolerance"
+    rows: int                   # rows compared
+    row_kinds: dict             # kind -> rows compared
+    skipped: int                # rows the library refused (e.g. NaN for linear models)
+    skipped_reason: str
+    values: int
+    bit_identical: int
+    max_abs: float
+    max_rel: float
+    max_ulps: int | None        # None when a NaN stands against a number
+    precision: str
+    mismatched_values: int
+    mismatched_rows: int
+    labels: tuple | None        # (rows whose class label agrees, rows) for classifiers
+    leaves: tuple               # (reached, total); (0, 0) for models without trees
+    first: list = field(default_factory=list)   # Mismatch, up to SHOWN_MISMATCHES
+    notes: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatched_values == 0
+
+    def summary(self) -> str:
+        """One line, for the error message of a failed run."""
+        return (f"{self.mismatched_values} of {self.values} values in {self.mismatched_rows} "
+                f"of {self.rows} rows differ beyond {self.tolerance.describe()} "
+                f"(max {_num(self.max_abs)} absolute, {_ulps(self.max_ulps)} ulp)")
+
+
+def labels_of(model: ir.Model, out: np.ndarray) -> np.ndarray | None:
+    """The class each row's outputs stand for, or None for models that are not classifiers."""
+    if model.task != "classification" or out.shape[1] == 0:
+        return None
+    if model.post in ("hinge", "argmax"):
+        return out[:, 0]
+    if out.shape[1] == 1:
+        cut = 0.0 if model.output_kind == "decision_function" else 0.5
+        return (out[:, 0] > cut).astype(np.float64)
+    return np.argmax(np.nan_to_num(out, nan=-np.inf), axis=1).astype(np.float64)
+
+
+def compare(irm: ir.Model, rows: np.ndarray, got: np.ndarray, ref: np.ndarray,
+            tolerance: Tolerance, *, index=None, origin=lambda i: f"row {i}", ir_out=None,
+            **context) -> Report:
+    """Compare got with ref value by value; `context` fills the descriptive Report fields.
+
+    index maps each compared row to its number among all rows, which `origin` describes.
+    """
+    got = np.asarray(got, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    precision = output_precision(irm)
+    both_nan = np.isnan(got) & np.isnan(ref)
+    nan_clash = np.isnan(got) != np.isnan(ref)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diff = np.where(both_nan | (got == ref), 0.0, np.abs(got - ref))
+        rel = np.where(diff == 0, 0.0, diff / np.abs(ref))
+        within_rel = np.isfinite(diff) & (diff <= tolerance.rel * magnitude(irm, rows, ref))
+    ulps = ulp_distance(got, ref, precision)
+    tol_ulps = ulp_distance(got, ref, tolerance.precision) if tolerance.precision != precision else ulps
+    agree = both_nan | (got == ref) | (~nan_clash & (within_rel | (tol_ulps <= tolerance.ulps)))
+    bits = (got.view(np.int64) == ref.view(np.int64)) | both_nan
+    clean = ~nan_clash
+    bad_rows = np.flatnonzero(~agree.all(axis=1))
+    first = []
+    for i in bad_rows[:SHOWN_MISMATCHES]:
+        n = int(i if index is None else index[i])
+        first.append(Mismatch(row=n, origin=origin(n), inputs=rows[i].tolist(),
+                              expected=ref[i].tolist(), got=got[i].tolist(),
+                              ir=None if ir_out is None else ir_out[i].tolist()))
+    labels = None
+    lg, lr = labels_of(irm, got), labels_of(irm, ref)
+    if lg is not None:
+        labels = (int(np.sum(lg == lr)), len(rows))
+    return Report(
+        rows=len(rows), values=int(got.size), bit_identical=int(bits.sum()),
+        max_abs=float(diff[clean].max(initial=0.0)), max_rel=float(rel[clean].max(initial=0.0)),
+        max_ulps=None if nan_clash.any() else int(ulps.max(initial=0)), precision=precision,
+        mismatched_values=int((~agree).sum()), mismatched_rows=len(bad_rows), labels=labels,
+        tolerance=tolerance, first=first, **context)
+
+
+# --- output ------------------------------------------------------------------------------
+
+def _num(v) -> str:
+    """Shortest text that reads back as the same float."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
+        return str(int(v)) if v or math.copysign(1, v) > 0 else "-0"
+    return repr(v)
+
+
+def _ulps(v) -> str:
+    return "NaN vs number" if v is None else f"{v:,}"
+
+
+def _vector(values, limit=None) -> str:
+    shown = values if limit is None else values[:limit]
+    more = "" if limit is None or len(values) <= limit else f", ... ({len(values) - limit} more)"
+    return "[" + ", ".join(_num(float(v)) for v in shown) + more + "]"
+
+
+def _pct(part, whole) -> str:
+    return "100%" if part == whole else f"{100.0 * part / whole:.2f}%" if whole else "-"
+
+
+def render_text(r: Report) -> str:
+    kinds = ", ".join(f"{n:,} {k}" for k, n in r.row_kinds.items() if n)
+    lines = [
+        f"verify {r.lang}: {r.model} ({r.source})",
+        f"reference:  {r.reference}",
+        f"rows:       {r.rows:,} compared ({kinds})",
+    ]
+    if r.skipped:
+        lines.append(f"skipped:    {r.skipped:,} rows: {r.skipped_reason}")
+    if r.leaves[1]:
+        lines.append(f"leaves:     {r.leaves[0]:,} of {r.leaves[1]:,} reached "
+                     f"({_pct(*r.leaves)})")
+    lines += [
+        f"values:     {r.values:,}, bit-identical {r.bit_identical:,} "
+        f"({_pct(r.bit_identical, r.values)})",
+        f"max error:  {_num(r.max_abs)} absolute, {_num(r.max_rel)} relative, "
+        f"{_ulps(r.max_ulps)} ulp ({r.precision})",
+    ]
+    if r.labels:
+        lines.append(f"labels:     {r.labels[0]:,} of {r.labels[1]:,} rows agree")
+    lines.append(f"tolerance:  {r.tolerance.describe()} ({r.tolerance_origin})")
+    lines += [f"note:       {n}" for n in r.notes]
+    if r.ok:
+        lines.append("result:     OK")
+        return "\n".join(lines) + "\n"
+    lines.append(f"result:     MISMATCH: {r.summary()}")
+    lines.append("first rows that differ:")
+    for m in r.first:
+        lines.append(f"  row {m.row} ({m.origin}): input {_vector(m.inputs, SHOWN_FEATURES)}")
+        lines.append(f"    expected     {_vector(m.expected)}")
+        lines.append(f"    got          {_vector(m.got)}")
+        if m.ir is not None:
+            lines.append(f"    IR evaluator {_vector(m.ir)}")
+    return "\n".join(lines) + "\n"
+
+
+def _plain(v):
+    """JSON has no NaN or infinity: those become the strings "nan", "inf", "-inf"."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if v != v else ("inf" if v > 0 else "-inf")
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
+def as_dict(r: Report) -> dict:
+    return _plain({
+        "ok": r.ok, "lang": r.lang, "model": r.model, "source": r.source,
+        "reference": r.reference,
+        "tolerance": {"rel": r.tolerance.rel, "ulps": r.tolerance.ulps,
+                      "precision": r.tolerance.precision, "text": r.tolerance.describe(),
+                      "origin": r.tolerance_origin},
+        "rows": {"compared": r.rows, "kinds": dict(r.row_kinds), "skipped": r.skipped,
+                 "skipped_reason": r.skipped_reason},
+        "leaves": {"reached": r.leaves[0], "total": r.leaves[1]},
+        "values": r.values, "bit_identical": r.bit_identical,
+        "max_abs_error": r.max_abs, "max_rel_error": r.max_rel, "max_ulps": r.max_ulps,
+        "ulp_precision": r.precision,
+        "labels": None if r.labels is None else {"agree": r.labels[0], "rows": r.labels[1]},
+        "mismatched_values": r.mismatched_values, "mismatched_rows": r.mismatched_rows,
+        "first_mismatches": [dict(row=m.row, origin=m.origin, input=m.inputs,
+                                  expected=m.expected, got=m.got, ir=m.ir) for m in r.first],
+        "notes": list(r.notes),
+    })
+
+
+def render_json(r: Report) -> str:
+    return json.dumps(as_dict(r), indent=2, allow_nan=False) + "\n"
+
+
+def render_junit(r: Report) -> str:
+    """One test suite with one test case, failed on a mismatch; the text report as its output."""
+    suite = ET.Element("testsuite", name="transpiler verify", tests="1",
+                       failures="0" if r.ok else "1", errors="0", skipped="0")
+    props = ET.SubElement(suite, "properties")
+    for key, value in as_dict(r).items():
+        if not isinstance(value, (dict, list)):
+            ET.SubElement(props, "property", name=key, value=str(value))
+    case = ET.SubElement(suite, "testcase", classname=f"transpiler.verify.{r.lang}",
+                         name=f"{r.model} matches {r.source}")
+    text = render_text(r)
+    if not r.ok:
+        ET.SubElement(case, "failure", message=r.summary(), type="mismatch").text = text
+    ET.SubElement(case, "system-out").text = text
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit}
