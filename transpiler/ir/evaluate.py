@@ -194,7 +194,7 @@ def postprocess(post: str, raw: np.ndarray, scale) -> np.ndarray:
     if post == "hinge":
         return (raw > 0).astype(raw.dtype)
     if post == "softplus":
-        return np.log(one + _exp(raw))
+        return np.log1p(_exp(raw))
     if post == "signed_square":
         return np.sign(raw) * raw * raw
     if post == "argmax":

@@ -45,7 +45,7 @@ POSTPROCESSORS = (
     "binary_modified_huber",  # raw has 1 value: p = (clip(raw, -1, 1) + 1) / 2; out = [1 - p, p]
     "hinge",            # out[i] = 1 if raw[i] > 0 else 0 (binary:hinge)
     "argmax",           # out = [index of the largest raw value] (multi:softmax)
-    "softplus",         # out[i] = log(1 + exp(raw[i])), literally, not log1p (LightGBM xentlambda)
+    "softplus",         # out[i] = log1p(exp(raw[i])) (LightGBM 4.x cross_entropy_lambda)
     "signed_square",    # out[i] = sign(raw[i]) * raw[i] * raw[i], left to right (LightGBM reg_sqrt)
 )
 # sigmoid-family post-processors compute 1 / (1 + exp(-post_scale * raw)) (LightGBM's `sigmoid`)
