@@ -265,6 +265,22 @@ def test_sigmoid_slope_is_read_as_lightgbm_reads_it(sigmoid):
     check(b, X, f"sigmoid-{sigmoid}")
 
 
+@pytest.mark.parametrize("keep", [True, False])
+def test_training_booster_keeps_its_full_sigmoid(keep):
+    """keep_training_booster=True predicts with sigmoid 0.123456789; its string says 0.123457."""
+    import math
+
+    X = make_X(seed=33)
+    b = lgb.train({"objective": "binary", "sigmoid": 0.123456789, "num_leaves": 7, "verbose": -1,
+                   "num_threads": 1}, lgb.Dataset(X, targets(X)["bin"]), num_boost_round=5,
+                  keep_training_booster=keep)
+    model = load(b)
+    assert model.post_scale == (0.123456789 if keep else lgbm_text.lightgbm_atof("0.123457"))
+    raw = b.predict(X, raw_score=True)
+    libm = [1.0 / (1.0 + math.exp(-(model.post_scale * r))) for r in raw]
+    assert np.array_equal(libm, b.predict(X))
+
+
 # ---------------------------------------------------------------- boosting types
 
 @pytest.mark.parametrize("boosting", ["gbdt", "rf", "dart", "goss"])

@@ -154,9 +154,23 @@ def _lightgbm_version() -> str:
     return lightgbm.__version__
 
 
+def _live_sigmoid(booster, model: ir.Model) -> ir.Model:
+    """A Booster still attached to its training data (keep_training_booster=True) predicts with
+    the sigmoid parsed from its parameters, while its model string keeps only 6 digits of it."""
+    value = (getattr(booster, "params", None) or {}).get("sigmoid")
+    live = getattr(booster, "train_set", None) is not None
+    if not live or value is None or _objective_name(model.meta["objective"]) not in _BINARY | _OVA:
+        return model
+    try:
+        return replace(model, post_scale=lgbm_text.lightgbm_atof(str(value)))
+    except ValueError:
+        return model
+
+
 def load_booster(obj, options: dict) -> ir.Model:
     parsed = lgbm_text.parse(_model_string(obj, options))
-    return build(parsed, options, source="lightgbm.Booster", version=_lightgbm_version())
+    model = build(parsed, options, source="lightgbm.Booster", version=_lightgbm_version())
+    return _live_sigmoid(obj, model)
 
 
 def _fitted_booster(obj):
