@@ -539,3 +539,59 @@ def test_thousand_deep_trees_load_fast(tmp_path):
     elapsed = time.perf_counter() - start
     assert len(irm.raw.trees) == 1000
     assert elapsed < 3.0, f"{elapsed:.2f} s to load 1000 trees"
+
+
+# --- end to end: generated Go, C and Java ------------------------------------------------------
+E2E = ["clf_binary", "clf_softprob", "count:poisson", "binary:hinge", "dart_clf_multi",
+       "gblinear_missing", "missing_-999", "vector_leaf", "rank:ndcg", "booster_softmax",
+       "early_stopping", "categorical"]
+
+
+@functools.lru_cache(maxsize=None)
+def e2e_case(name):
+    """(ir model, rows, XGBoost's outputs, max ulp, min exact fraction)."""
+    if name == "categorical":
+        model, _, codes = _categorical_model()
+        irm = load(model)
+        rows = fixture_rows(irm, codes)
+        ref = model.get_booster().predict(xgb.DMatrix(
+            rows, feature_types=["c", "q", "c"], feature_names=["c", "x", "c2"],
+            enable_categorical=True))
+        return irm, rows, ref, 0, 1.0
+    model, irm, rows, ref, max_ulp, min_exact = case(name)
+    return irm, rows, ref(rows), max_ulp, min(min_exact, 0.99)
+
+
+def _key(name, layout):
+    return "xgb_" + name.replace(":", "_").replace("-", "m") + "_" + layout
+
+
+@functools.lru_cache(maxsize=None)
+def compiled(lang):
+    from support import require_toolchain
+
+    import transpiler.emit
+    from transpiler.verify.harness import Case, names_for, run_cases
+
+    require_toolchain(lang)
+    cases = []
+    for name in E2E:
+        irm, rows, *_ = e2e_case(name)
+        for layout in ("code", "table"):
+            key = _key(name, layout)
+            files = transpiler.emit.emit(irm, lang, layout=layout, **names_for(lang, key))
+            cases.append(Case(key, files, irm.n_features, irm.n_outputs, rows))
+    return run_cases(lang, cases)
+
+
+@pytest.mark.parametrize("lang", ["go", "c", "java"])
+@pytest.mark.parametrize("name", E2E)
+def test_compiled_matches_xgboost(name, lang):
+    irm, rows, ref, max_ulp, min_exact = e2e_case(name)
+    out = compiled(lang)
+    for layout in ("code", "table"):
+        got = out[_key(name, layout)]
+        # the generated code does the evaluator's arithmetic exactly...
+        assert_bits(got, ir.evaluate(irm, rows), f"{name} {lang} {layout} vs IR", 0, 1.0)
+        # ...and so matches XGBoost as closely as the evaluator does
+        assert_bits(got, ref, f"{name} {lang} {layout} vs xgboost", max_ulp, min_exact)
