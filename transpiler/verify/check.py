@@ -44,7 +44,11 @@ def _text_diff(name: str, old: str, new: str):
                                      n=1, lineterm=""))
     added = sum(1 for d in diff[2:] if d.startswith("+"))
     removed = sum(1 for d in diff[2:] if d.startswith("-"))
-    return f"{removed} lines removed, {added} added", diff
+    return f"{_lines(removed)} removed, {added} added", diff
+
+
+def _lines(n: int) -> str:
+    return f"{n} line" if n == 1 else f"{n} lines"
 
 
 def check_files(files: dict, directory: str) -> CheckResult:

@@ -24,12 +24,12 @@ SAMPLED_ROWS = 50
 class UserRows:
     X: np.ndarray
     name: str                          # file name, or "rows" for an array
-    first_line: int | None = None      # CSV: the line of the first data row
+    lines: tuple | None = None         # CSV: the line each row is on
     ignored: tuple = ()                # columns not among the model's features
 
     def origin(self, i: int) -> str:
-        if self.first_line is not None:
-            return f"{self.name} line {self.first_line + i}"
+        if self.lines is not None:
+            return f"{self.name} line {self.lines[i]}"
         return f"{self.name}[{i}]"
 
 
@@ -113,10 +113,11 @@ def _read_csv(path: str, name: str, model: ir.Model) -> UserRows:
             sample = fh.read(65536)
             fh.seek(0)
             delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
-            lines = [row for row in csv.reader(fh, delimiter=delimiter)]
+            reader = csv.reader(fh, delimiter=delimiter)
+            lines = [(reader.line_num, row) for row in reader]
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path} ({exc}); give a UTF-8 CSV file") from None
-    numbered = [(n, row) for n, row in enumerate(lines, start=1) if any(c.strip() for c in row)]
+    numbered = [(n, row) for n, row in lines if any(c.strip() for c in row)]
     if not numbered:
         raise InputError(f"{path} has no rows; give at least one row of feature values")
     header = None
@@ -135,11 +136,11 @@ def _read_csv(path: str, name: str, model: ir.Model) -> UserRows:
                 raise InputError(f"{name} line {line}, column {j + 1}: {cell!r} is not a number; "
                                  "leave missing values empty or write NaN")
             X[i, j] = v
-    first = numbered[0][0] if numbered else None
+    line_numbers = tuple(n for n, _ in numbered)
     if header is None:
         _check_width(width, name, model)
-        return UserRows(X=X, name=name, first_line=first)
-    return _select(X, header, name, model, first)
+        return UserRows(X=X, name=name, lines=line_numbers)
+    return _select(X, header, name, model, line_numbers)
 
 
 def _number(cell: str):
@@ -159,19 +160,19 @@ def _check_width(width: int, name: str, model: ir.Model) -> None:
                          "(or a header that names them)")
 
 
-def _select(X, columns, name, model: ir.Model, first_line) -> UserRows:
+def _select(X, columns, name, model: ir.Model, lines) -> UserRows:
     """Named columns: reorder to the model's features when it knows their names."""
     names = [str(n) for n in model.feature_names]
     if not names or not set(names) & set(columns):   # positional: no names to match
         _check_width(len(columns), name, model)
-        return UserRows(X=X, name=name, first_line=first_line)
+        return UserRows(X=X, name=name, lines=lines)
     absent = [n for n in names if n not in columns]
     if absent:
         raise InputError(f"{name} has no column for the model's features "
                          f"{', '.join(absent[:5])}; give a column for every feature")
     order = [columns.index(n) for n in names]
     ignored = tuple(c for c in columns if c not in names)
-    return UserRows(X=X[:, order], name=name, first_line=first_line, ignored=ignored)
+    return UserRows(X=X[:, order], name=name, lines=lines, ignored=ignored)
 
 
 # --- deriving ----------------------------------------------------------------------------
