@@ -7,6 +7,7 @@ Each verification is one build; most use C, the fastest toolchain.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import sys
 import xml.etree.ElementTree as ET
@@ -376,3 +377,20 @@ def test_bad_tolerance_text():
             report.parse_tolerance(bad, irm)
     assert report.parse_tolerance("exact", irm) == report.Tolerance()
     assert report.parse_tolerance("3 ulps", irm) == report.Tolerance(ulps=3, precision="float64")
+
+
+def test_pre_commit_hooks_run_as_configured(files, tmp_path):
+    yaml = pytest.importorskip("yaml")
+    with open(os.path.join(os.path.dirname(__file__), "..", ".pre-commit-hooks.yaml")) as fh:
+        hooks = {h["id"]: h for h in yaml.safe_load(fh)}
+    model = files[0]
+    assert invoke(model, "--lang", "c", "-o", tmp_path / "gen").exit_code == 0
+    user_args = {"transpile-check": [model, "--lang", "c", "--check", tmp_path / "gen"],
+                 "transpile-verify": [model, "--lang", "c"]}
+    for hook_id, args in user_args.items():
+        hook = hooks[hook_id]
+        assert hook["entry"].split()[0] == "transpile" and hook["pass_filenames"] is False
+        if hook_id == "transpile-verify":
+            require_toolchain("c")
+        result = invoke(*hook["entry"].split()[1:], *args)
+        assert result.exit_code == 0, (hook_id, result.output)
