@@ -76,7 +76,8 @@ def probe_rows(X, booster, cat_cols=()):
             rows.append(r)
     specials = [np.nan, 0.0, -0.0, K_ZERO, -K_ZERO, 1e-36, -1e-36, 1e-35, -1e-35,
                 np.nextafter(K_ZERO, 1), np.nextafter(-K_ZERO, -1), 1e300, -1e300]
-    cat_specials = [-1.0, -3.0, -0.5, -0.99, 0.5, 31.0, 31.5, 32.0, 33.0, 64.0, 200.0, 1e10, 2.0 ** 31]
+    cat_specials = [-1.0, -3.0, -0.5, -0.99, 0.5, 31.0, 31.5, 32.0, 33.0, 64.0, 200.0, 1e10,
+                    2.0 ** 31]
     for f in range(X.shape[1]):
         for v in specials + (cat_specials if f in cat_cols else []):
             r = base.copy()
@@ -105,7 +106,8 @@ def check(obj, X, key, expected=None, rows=None, cat_cols=()):
     rows = probe_rows(X, booster, cat_cols) if rows is None else rows
     model = load(obj)
     got = ir.evaluate(model, rows)
-    want = np.asarray(library_predict(obj, rows) if expected is None else expected(rows), dtype=float)
+    want = library_predict(obj, rows) if expected is None else expected(rows)
+    want = np.asarray(want, dtype=float)
     want = want.reshape(got.shape)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
     STATS[key] = (int(np.sum((got == want) | (np.isnan(got) & np.isnan(want)))), got.size)
@@ -155,7 +157,8 @@ def test_regressor_objectives(objective, target, post):
 def test_cross_entropy_lambda_is_log1p_of_exp():
     """lightgbm 4.x converts with log1p(exp(x)); log(1 + exp(x)) is 1e-8 off at x = -20."""
     X = make_X(seed=32)
-    m = lgb.LGBMRegressor(objective="cross_entropy_lambda", **SMALL).fit(X, targets(X)["prob"] * 1e-9)
+    m = lgb.LGBMRegressor(objective="cross_entropy_lambda", **SMALL)
+    m.fit(X, targets(X)["prob"] * 1e-9)
     assert m.predict(X, raw_score=True).max() < -15
     assert check(m, X, "xentlambda-tail").post == "softplus"
 
@@ -171,7 +174,8 @@ def test_reg_sqrt_squares_predictions_back(objective):
 def test_reg_sqrt_is_ignored_where_lightgbm_ignores_it():
     X = make_X(seed=2)
     for objective, target, post in [("huber", "reg", "identity"), ("poisson", "pos", "exp")]:
-        m = lgb.LGBMRegressor(objective=objective, reg_sqrt=True, **SMALL).fit(X, targets(X)[target])
+        m = lgb.LGBMRegressor(objective=objective, reg_sqrt=True, **SMALL)
+        m.fit(X, targets(X)[target])
         assert check(m, X, f"reg_sqrt-{objective}").post == post
 
 
@@ -181,7 +185,8 @@ def test_booster_objectives_and_sigmoid_slope():
     cases = [
         ({"objective": "binary", "sigmoid": 0.7}, y["bin"], "sigmoid", 0.7),
         ({"objective": "multiclass", "num_class": 4}, y["multi"], "softmax", 1.0),
-        ({"objective": "multiclassova", "num_class": 4, "sigmoid": 1.3}, y["multi"], "sigmoid", 1.3),
+        ({"objective": "multiclassova", "num_class": 4, "sigmoid": 1.3}, y["multi"], "sigmoid",
+         1.3),
         ({"objective": "xentropy"}, y["prob"], "sigmoid", 1.0),
         ({"objective": "xentlambda"}, y["prob"], "softplus", 1.0),
         ({"objective": "tweedie", "tweedie_variance_power": 1.2}, y["pos"], "exp", 1.0),
@@ -202,7 +207,8 @@ def test_classifier_binary_predict_proba():
     assert model.classes == ("no", "yes") and model.output_kind == "predict_proba"
 
 
-@pytest.mark.parametrize("objective,post", [("multiclass", "softmax"), ("multiclassova", "sigmoid")])
+@pytest.mark.parametrize("objective,post",
+                         [("multiclass", "softmax"), ("multiclassova", "sigmoid")])
 def test_classifier_multiclass(objective, post):
     X = make_X(seed=5)
     m = lgb.LGBMClassifier(objective=objective, **SMALL).fit(X, targets(X)["multi"])
@@ -416,8 +422,13 @@ def test_linear_tree_regression_with_nan_fallback():
     model = check(m, X, "linear-tree-regression")
     linear = [t for t in model.raw.trees if t.linear is not None]
     assert linear and max(int(np.diff(t.linear.start).max()) for t in linear) >= 2
-    rows = X.copy()  # NaN in a leaf's linear feature must fall back to the leaf's constant
-    assert np.isnan(rows).any()
+    fallbacks = 0  # rows whose leaf reads a NaN feature, so the plain leaf value is used
+    for t in linear:
+        leaves = tree_leaves(t, X, model.raw)
+        for row, leaf in enumerate(leaves):
+            feats = t.linear.feature[t.linear.start[leaf]:t.linear.start[leaf + 1]]
+            fallbacks += bool(np.isnan(X[row, feats]).any())
+    assert fallbacks > 20
 
 
 def test_linear_tree_binary_and_multiclass():
@@ -448,7 +459,8 @@ def test_num_iteration_option():
     m = lgb.LGBMClassifier(**SMALL).fit(X, targets(X)["multi"])
     model = load(m, num_iteration=5)
     assert len(model.raw.trees) == 5 * 4
-    np.testing.assert_allclose(ir.evaluate(model, X), m.predict_proba(X, num_iteration=5), rtol=1e-12)
+    np.testing.assert_allclose(ir.evaluate(model, X), m.predict_proba(X, num_iteration=5),
+                               rtol=1e-12)
 
 
 # ---------------------------------------------------------------- native files
@@ -506,7 +518,9 @@ def with_tree_sizes(text: str) -> str:
 
 def older_format(text: str, version: str) -> str:
     """The same model as an older LightGBM would have written it."""
-    drop = ("is_linear=",) if version == "v3" else ("is_linear=", "tree_sizes=", "num_tree_per_iteration=")
+    drop = ("is_linear=",)
+    if version == "v2":
+        drop += ("tree_sizes=", "num_tree_per_iteration=")
     lines = [ln for ln in text.splitlines() if not ln.startswith(drop)]
     text = "\n".join(lines).replace("version=v4", f"version={version}", 1) + "\n"
     if version == "v3":
@@ -613,7 +627,8 @@ def test_truncated_files_are_input_errors(tmp_path):
     (r"num_leaves=\S+", "num_leaves=x", "not an integer"),
     (r"num_tree_per_iteration=1", "num_tree_per_iteration=5", "iterations"),
     (r"objective=regression", "objective=binary", "sigmoid"),
-    (r"objective=regression", "objective=multiclassova num_class:1 sigmoid:-2", "greater than zero"),
+    (r"objective=regression", "objective=multiclassova num_class:1 sigmoid:-2",
+     "greater than zero"),
     (r"decision_type=\S+", "decision_type=1", "bitset"),
     (r"Tree=3\n", "Tree=3\nnot a key value line\n", "has no '='"),
 ])
@@ -722,7 +737,8 @@ def test_compiled_matches_lightgbm(name, lang):
 def _pending_cases():
     """Cases the emitters do not get right yet (kept apart: one failing case breaks a build)."""
     X = make_X(n=300, seed=42)
-    tail = lgb.LGBMRegressor(objective="cross_entropy_lambda", **SMALL).fit(X, targets(X)["prob"] * 1e-9)
+    tail = lgb.LGBMRegressor(objective="cross_entropy_lambda", **SMALL)
+    tail.fit(X, targets(X)["prob"] * 1e-9)
     return _with_rows({"xentlambda_tail": (tail, X, ())})
 
 

@@ -81,8 +81,8 @@ def booster_output(objective: str, n_outputs: int) -> tuple:
     if name in _XENTLAMBDA:
         return "softplus", 1.0, "regression"
     if name in _SOFTMAX | _OVA:
-        classes = params.get("num_class")
-        if classes is not True and classes is not None and classes.isdigit() and int(classes) != n_outputs:
+        classes = str(params.get("num_class", ""))
+        if classes.isdigit() and int(classes) != n_outputs:
             raise InputError(f"the model's objective says num_class:{classes} but it has "
                              f"{n_outputs} trees per iteration; save the model again with LightGBM")
         if name in _SOFTMAX:
@@ -207,7 +207,8 @@ def load_classifier(obj, options: dict) -> ir.Model:
                        output_kind="decision_function")
     if len(classes) > 2:
         if model.post not in ("softmax", "sigmoid") or k != len(classes):
-            raise unsupported(obj, f"objective {model.meta['objective']!r} for {len(classes)} classes")
+            raise unsupported(obj, f"objective {model.meta['objective']!r} "
+                                   f"for {len(classes)} classes")
         return replace(model, task="classification", classes=classes, output_kind="predict_proba")
     if k != 1 or model.post != "sigmoid":
         raise unsupported(obj, f"objective {model.meta['objective']!r} for two classes")

@@ -26,7 +26,7 @@ class TextTree:
     num_leaves: int
     split_feature: np.ndarray        # int64, n-1
     threshold: np.ndarray            # float64, n-1 (a cat_boundaries index at categorical nodes)
-    decision_type: np.ndarray        # int64, n-1: bit 0 categorical, bit 1 default left, bits 2-3 missing type
+    decision_type: np.ndarray        # int64, n-1: bit 0 categorical, 1 default left, 2-3 missing
     left_child: np.ndarray           # int64, n-1
     right_child: np.ndarray          # int64, n-1
     leaf_value: np.ndarray           # float64, n
@@ -62,8 +62,8 @@ def parse(text: str, origin: str = "the model string") -> TextModel:
     try:
         return _parse(text)
     except _Corrupt as exc:
-        raise InputError(f"{origin} is not a readable LightGBM model ({exc}); "
-                         "save it again with Booster.save_model or pass the trained model object") from None
+        raise InputError(f"{origin} is not a readable LightGBM model ({exc}); save it again "
+                         "with Booster.save_model or pass the trained model object") from None
 
 
 def _parse(text: str) -> TextModel:
@@ -120,7 +120,8 @@ def _parse(text: str) -> TextModel:
 def _header(lines):
     header = {}
     pos = 1
-    while pos < len(lines) and not lines[pos].startswith("Tree=") and lines[pos].strip() != "end of trees":
+    while (pos < len(lines) and not lines[pos].startswith("Tree=")
+           and lines[pos].strip() != "end of trees"):
         key, _, value = lines[pos].partition("=")
         if key.strip():
             header[key.strip()] = value
@@ -176,7 +177,8 @@ def _tree(block, index, n_features) -> TextTree:
     if n > 1:
         split_feature = _array(block, "split_feature", m, np.int64, where)
         threshold = _array(block, "threshold", m, np.float64, where)
-        decision_type = _array(block, "decision_type", m, np.int64, where, np.zeros(m, dtype=np.int64))
+        decision_type = _array(block, "decision_type", m, np.int64, where,
+                               np.zeros(m, dtype=np.int64))
         left = _array(block, "left_child", m, np.int64, where)
         right = _array(block, "right_child", m, np.int64, where)
     else:
@@ -235,7 +237,7 @@ def _check_structure(t: TextTree, num_cat: int, n_features: int, where: str) -> 
     cat = (t.decision_type & 1).astype(bool)
     if cat.any():
         idx = t.threshold[cat]
-        if num_cat == 0 or (idx < 0).any() or (idx >= num_cat).any() or (idx != np.floor(idx)).any():
+        if num_cat == 0 or ((idx < 0) | (idx >= num_cat) | (idx != np.floor(idx))).any():
             raise _Corrupt(f"{where} has a categorical split without its bitset")
 
 
