@@ -36,7 +36,8 @@ ycox = np.where(rng.random(300) < 0.3, -1, 1) * (np.abs(y) + 0.1)  # negative: c
 qid = np.repeat(np.arange(30), 10)
 yrank = np.clip(np.round(y + 1.5), 0, 3).astype(int)
 
-SMALL = dict(n_estimators=12, max_depth=3, random_state=0)
+# One thread: tiny fits are several times faster than with OpenMP on a busy machine.
+SMALL = dict(n_estimators=12, max_depth=3, random_state=0, n_jobs=1)
 
 
 def ulp_distance(a, b) -> np.ndarray:
@@ -118,11 +119,11 @@ def _case_builders():
     add("dart_booster", lambda: fit(xgb.XGBClassifier(booster="dart", rate_drop=0.3, **SMALL),
                                     Xnan, ybin).get_booster(), Xnan, "dmatrix")
     Xz = np.nan_to_num(Xnan)
-    add("gblinear", lambda: fit(reg(booster="gblinear", n_estimators=12), Xz, y), Xnan)
-    add("gblinear_multi", lambda: fit(xgb.XGBClassifier(booster="gblinear", n_estimators=12),
+    add("gblinear", lambda: fit(reg(booster="gblinear", n_estimators=12, n_jobs=1), Xz, y), Xnan)
+    add("gblinear_multi", lambda: fit(xgb.XGBClassifier(booster="gblinear", n_estimators=12, n_jobs=1),
                                       Xz, y4), Xnan, "predict_proba", max_ulp=2)
     add("gblinear_missing", lambda: fit(xgb.XGBClassifier(booster="gblinear", n_estimators=12,
-                                                          missing=0.5), Xz, ybin),
+                                                          missing=0.5, n_jobs=1), Xz, ybin),
         np.where(rng.random(X.shape) < 0.2, 0.5, Xnan), "predict_proba")
     X999 = np.where(np.isnan(Xnan), -999.0, Xnan)
     X999[::7, 0] = -999.00001   # rounds to the same float32 as -999: missing for XGBoost too
@@ -130,14 +131,14 @@ def _case_builders():
     add("rf_reg", lambda: fit(xgb.XGBRFRegressor(**SMALL), Xnan, y), Xnan)
     add("rf_clf", lambda: fit(xgb.XGBRFClassifier(**SMALL), Xnan, y4), Xnan, "predict_proba",
         max_ulp=2)
-    add("rf_booster_depth6", lambda: fit(xgb.XGBRFRegressor(n_estimators=5, max_depth=6),
+    add("rf_booster_depth6", lambda: fit(xgb.XGBRFRegressor(n_estimators=5, max_depth=6, n_jobs=1),
                                          Xnan, y).get_booster(), Xnan, "dmatrix")
     add("early_stopping", lambda: fit(reg(n_estimators=30, max_depth=3, learning_rate=0.5,
-                                          early_stopping_rounds=2),
+                                          early_stopping_rounds=2, n_jobs=1),
                                       Xnan[:200], y[:200], eval_set=[(Xnan[200:], y[200:])],
                                       verbose=False), Xnan)
     add("lossguide_deep", lambda: fit(reg(n_estimators=4, max_depth=0, max_leaves=40,
-                                          grow_policy="lossguide", tree_method="hist"), Xnan, y),
+                                          grow_policy="lossguide", tree_method="hist", n_jobs=1), Xnan, y),
         Xnan)
     return cases
 
@@ -269,7 +270,7 @@ def _categorical_model():
                        "c2": pd.Categorical(c2, categories=[0, 1, 2])})
     df.loc[r.random(n) < 0.1, "c"] = np.nan
     model = xgb.XGBRegressor(n_estimators=10, max_depth=3, enable_categorical=True,
-                             tree_method="hist", max_cat_to_onehot=4).fit(df, target)
+                             tree_method="hist", max_cat_to_onehot=4, n_jobs=1).fit(df, target)
     codes = np.c_[df["c"].cat.codes.replace(-1, np.nan).astype(float), df["x"],
                   df["c2"].cat.codes.astype(float)]
     return model, df, codes
@@ -523,7 +524,7 @@ def test_not_a_model_and_not_fitted(tmp_path):
 
 
 def test_thousand_deep_trees_load_fast(tmp_path):
-    model = xgb.XGBRegressor(n_estimators=10, max_depth=8, random_state=0).fit(
+    model = xgb.XGBRegressor(n_estimators=10, max_depth=8, random_state=0, n_jobs=1).fit(
         rng.normal(size=(3000, 8)), rng.normal(size=3000))
     doc = _doc(model)
     gbm = doc["learner"]["gradient_booster"]["model"]
