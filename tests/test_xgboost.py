@@ -137,6 +137,9 @@ def _case_builders():
                                           early_stopping_rounds=2, n_jobs=1),
                                       Xnan[:200], y[:200], eval_set=[(Xnan[200:], y[200:])],
                                       verbose=False), Xnan)
+    # exact + gamma prunes after growing: the saved trees keep deleted nodes (num_deleted > 0)
+    add("exact_pruned", lambda: fit(reg(tree_method="exact", gamma=0.5, n_estimators=6,
+                                        max_depth=5, n_jobs=1), Xnan, y), Xnan)
     add("lossguide_deep", lambda: fit(reg(n_estimators=4, max_depth=0, max_leaves=40,
                                           grow_policy="lossguide", tree_method="hist", n_jobs=1), Xnan, y),
         Xnan)
@@ -230,6 +233,14 @@ def test_base_score_margin_from_saved_model():
     # margin of a model cut to its first round == base + first tree, in float32
     assert_bits(ir.evaluate(load(model, iteration_range=(0, 1)), empty),
                 model.predict_proba(empty, iteration_range=(0, 1)), "first round", 0, 1.0)
+
+
+def test_pruned_trees_drop_deleted_nodes():
+    model, irm, *_ = case("exact_pruned")
+    doc = json.loads(model.get_booster().save_raw("json"))
+    trees = doc["learner"]["gradient_booster"]["model"]["trees"]
+    assert sum(int(t["tree_param"]["num_deleted"]) for t in trees) > 0
+    assert sum(t.n_nodes for t in irm.raw.trees) < sum(len(t["left_children"]) for t in trees)
 
 
 def test_early_stopping_uses_best_iteration():
@@ -596,3 +607,16 @@ def test_compiled_matches_xgboost(name, lang):
         assert_bits(got, ir.evaluate(irm, rows), f"{name} {lang} {layout} vs IR", 0, 1.0)
         # ...and so matches XGBoost as closely as the evaluator does
         assert_bits(got, ref, f"{name} {lang} {layout} vs xgboost", max_ulp, min_exact)
+
+
+def test_pickled_and_joblib_files(tmp_path):
+    import pickle
+
+    import joblib
+
+    model, irm, *_ = case("dart_clf_multi")
+    with open(tmp_path / "m.pkl", "wb") as fh:
+        pickle.dump(model, fh)
+    joblib.dump(model, tmp_path / "m.joblib")
+    for name in ("m.pkl", "m.joblib"):
+        assert ir.dump(load(str(tmp_path / name))) == ir.dump(irm)
