@@ -745,11 +745,7 @@ def _pending_cases():
 _PENDING = []
 
 
-C_SINGLE_LEAF = pytest.mark.xfail(strict=True, reason="C emitter: a single-leaf tree leaves "
-                                  "tree_N's parameter x unused, which -Werror rejects")
-
-
-@pytest.mark.parametrize("lang", ["go", pytest.param("c", marks=C_SINGLE_LEAF), "java"])
+@pytest.mark.parametrize("lang", ["go", "c", "java"])
 def test_compiled_single_leaf_trees_and_softplus_tail(lang):
     from support import Catalogue
 

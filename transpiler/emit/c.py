@@ -24,7 +24,7 @@ class C(Target):
                 f"{self.indent}{body}\n}};")
 
     def nodes(self, t):
-        rows = [f"{{{self.double(float(thr))}, {int(info)}, {int(right)}}}"
+        rows = [f"{{{'NAN' if thr != thr else self.double(float(thr))}, {int(info)}, {int(right)}}}"
                 for thr, info, right in zip(t.thr, t.info, t.right)]
         body = ",\n    ".join(", ".join(rows[i:i + 4]) for i in range(0, len(rows), 4))
         return f"static const struct node nodes[{len(rows)}] = {{\n    {body}\n}};"

@@ -5,10 +5,13 @@ finds its leaf: by branches in code (`code`) or by a loop over a node table (`ta
 
 Nodes of each tree are renumbered in preorder, so a node's left child is always the next
 node: a table node needs only (threshold, info, right) — 16 bytes, four to a cache line:
-  info   feature index | FLAG_* bits, or -1 at a leaf
-  right  the right child's global index; at a leaf, the leaf's offset into leaf_value
-  thr    the threshold; at a categorical node, the offset of its bitset in cat_bits
-A leaf is identified by its offset into leaf_value (leaf number * width).
+  info   feature index | FLAG_* bits; LEAF (negative, feature bits 0) at a leaf
+  right  the right child's global index; at a leaf, the leaf itself
+  thr    the threshold; at a categorical node, the offset of its bitset in cat_bits; NaN at
+         a leaf, so every comparison fails and a leaf steps to itself
+A leaf's value sits at leaf_of[leaf] in leaf_value (leaf number * width). Because leaves are
+fixed points of the step "left ? n + 1 : right", a block of rows can walk a tree in lockstep
+for the tree's depth without a branch on leaves; that is what the batch entry points do.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import numpy as np
 from .. import ir
 
 FEATURE_MASK = (1 << 28) - 1
+LEAF = -(1 << 31)
 FLAG_DEFAULT_LEFT = 1 << 28
 FLAG_ZERO_MISSING = 1 << 29
 FLAG_CATEGORICAL = 1 << 30
@@ -40,10 +44,12 @@ class Tables:
     thr: np.ndarray          # float64
     info: np.ndarray         # int32
     right: np.ndarray        # int32
+    leaf_of: np.ndarray      # int32: offset in leaf_value of each leaf (0 at splits)
     cat_bits: np.ndarray     # uint32: per set, [n_words, word...]
     leaf_value: np.ndarray   # accumulate dtype, n_leaves * width
     roots: np.ndarray        # int32, per tree
     targets: np.ndarray      # int32, per tree
+    depths: np.ndarray       # int32, per tree
     width: int
     has_zero_missing: bool
     has_categories: bool
@@ -88,7 +94,7 @@ def preorder(tree: ir.Tree) -> tuple[np.ndarray, int]:
 
 def flatten(ens: ir.Ensemble) -> Tables:
     width = ensemble_width(ens)
-    thrs, infos, rights, leaves = [], [], [], []
+    thrs, infos, rights, leaf_ofs, leaves, depths = [], [], [], [], [], []
     cat_bits: list[int] = []
     cat_index: dict[tuple, int] = {}
     roots, targets = [], []
@@ -99,6 +105,7 @@ def flatten(ens: ir.Ensemble) -> Tables:
     for tree in ens.trees:
         order, depth = preorder(tree)
         max_depth = max(max_depth, depth)
+        depths.append(depth)
         n = len(order)
         new_id = np.empty(tree.n_nodes, dtype=np.int64)
         new_id[order] = np.arange(n) + node_base
@@ -120,9 +127,10 @@ def flatten(ens: ir.Ensemble) -> Tables:
                 info[i] |= FLAG_CATEGORICAL
                 thr[i] = cat_index[words]
         right_child = new_id[np.maximum(tree.right[order], 0)]
-        infos.append(np.where(is_leaf, -1, info))
-        thrs.append(np.where(is_leaf, 0.0, thr))
-        rights.append(np.where(is_leaf, leaf_no * width, right_child))
+        infos.append(np.where(is_leaf, LEAF, info))
+        thrs.append(np.where(is_leaf, np.nan, thr))
+        rights.append(np.where(is_leaf, np.arange(n) + node_base, right_child))
+        leaf_ofs.append(np.where(is_leaf, leaf_no * width, 0))
         leaf_ids = order[is_leaf]
         leaves.append(tree.leaf_value[leaf_ids].reshape(-1))
         if any_linear:  # every leaf gets a linear model; a constant leaf has no terms
@@ -153,7 +161,8 @@ def flatten(ens: ir.Ensemble) -> Tables:
     inner = info_all >= 0
     return Tables(
         thr=_join(thrs, np.float64), info=info_all.astype(np.int32),
-        right=_join(rights, np.int32), cat_bits=np.array(cat_bits, dtype=np.uint32),
+        right=_join(rights, np.int32), leaf_of=_join(leaf_ofs, np.int32),
+        cat_bits=np.array(cat_bits, dtype=np.uint32), depths=np.array(depths, dtype=np.int32),
         leaf_value=_join(leaves, ens.accumulate), roots=np.array(roots, dtype=np.int32),
         targets=np.array(targets, dtype=np.int32), width=width,
         has_zero_missing=bool((info_all[inner] & FLAG_ZERO_MISSING).any()),
@@ -178,13 +187,15 @@ def blob(t: Tables) -> bytes:
     """The table layout's data as one little-endian file (Go embeds it, Java loads it).
 
     "TRPL", version, then sections, each a uint32 count and its values:
-    thr f64, info i32, right i32, leaf_value (f64 or f32), cat_bits u32, roots i32,
-    targets i32, lin_const f64, lin_start i32, lin_feature i32, lin_coef f64.
+    thr f64, info i32, right i32, leaf_of i32, leaf_value (f64 or f32), cat_bits u32,
+    roots i32, targets i32, depths i32, lin_const f64, lin_start i32, lin_feature i32,
+    lin_coef f64.
     """
     lin = t.linear or (np.zeros(0), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
     leaf_type = "<f4" if t.leaf_value.dtype == np.float32 else "<f8"
-    sections = [(t.thr, "<f8"), (t.info, "<i4"), (t.right, "<i4"), (t.leaf_value, leaf_type),
-                (t.cat_bits, "<u4"), (t.roots, "<i4"), (t.targets, "<i4"),
+    sections = [(t.thr, "<f8"), (t.info, "<i4"), (t.right, "<i4"), (t.leaf_of, "<i4"),
+                (t.leaf_value, leaf_type), (t.cat_bits, "<u4"), (t.roots, "<i4"),
+                (t.targets, "<i4"), (t.depths, "<i4"),
                 (lin[0], "<f8"), (lin[1], "<i4"), (lin[2], "<i4"), (lin[3], "<f8")]
     parts = [BLOB_MAGIC, struct.pack("<I", BLOB_VERSION)]
     for values, layout in sections:
@@ -205,7 +216,7 @@ def tree_branches(tables: Tables, root: int, syntax, op: str, depth: int = 1) ->
             continue
         n = item
         if tables.is_leaf(n):
-            lines.append(pad + syntax.ret(str(int(tables.right[n]))))
+            lines.append(pad + syntax.ret(str(int(tables.leaf_of[n]))))
             continue
         lines.append(pad + syntax.if_open(node_condition(tables, n, syntax, op)))
         stack.append((syntax.block_close, d))

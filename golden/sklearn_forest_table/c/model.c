@@ -19,14 +19,29 @@ static const int32_t tree_root[2] = {
     0, 7
 };
 
+static const int32_t leaf_of[14] = {
+    0, 0, 0, 1, 0, 2, 3, 0,
+    0, 4, 5, 0, 6, 7
+};
+
+static const int32_t tree_depth[2] = {
+    2, 2
+};
+
 static const double base_score[N_RAW] = {0.0};
 static const double tree_count[N_RAW] = {2.0};
+
+/* Adds the value of tree t's leaf (at offset leaf in leaf_value) to raw. */
+static void add_leaf(int t, int32_t leaf, const double *x, double *raw) {
+    (void)x;
+    raw[tree_target[t]] += leaf_value[leaf];
+}
 
 /* One split (or leaf) of a tree; the left child is always the next node. */
 struct node {
     double thr;    /* threshold; at a categorical split, the offset of its set in cat_bits */
     int32_t info;  /* feature | flag bits; -1 at a leaf */
-    int32_t right; /* right child; at a leaf, the offset of its value in leaf_value */
+    int32_t right; /* right child; at a leaf, the leaf itself */
 };
 
 #define FEATURE_MASK 0x0FFFFFFF
@@ -35,31 +50,60 @@ struct node {
 #define FLAG_CATEGORICAL 0x40000000
 
 static const struct node nodes[14] = {
-    {-0.005611643427982926, 8, 4}, {0.0061888848431408405, 268435458, 3}, {0.0, -1, 0}, {0.0, -1, 1},
-    {0.014811381697654724, 2, 6}, {0.0, -1, 2}, {0.0, -1, 3}, {-0.00016962859081104398, 268435464, 11},
-    {0.0061888848431408405, 268435458, 10}, {0.0, -1, 4}, {0.0, -1, 5}, {0.015350287780165672, 268435458, 13},
-    {0.0, -1, 6}, {0.0, -1, 7}
+    {-0.005611643427982926, 8, 4}, {0.0061888848431408405, 268435458, 3}, {NAN, -2147483648, 2}, {NAN, -2147483648, 3},
+    {0.014811381697654724, 2, 6}, {NAN, -2147483648, 5}, {NAN, -2147483648, 6}, {-0.00016962859081104398, 268435464, 11},
+    {0.0061888848431408405, 268435458, 10}, {NAN, -2147483648, 9}, {NAN, -2147483648, 10}, {0.015350287780165672, 268435458, 13},
+    {NAN, -2147483648, 12}, {NAN, -2147483648, 13}
 };
 
-/* Walks tree t to its leaf; returns the leaf's offset in leaf_value. NaN fails every
-   comparison, so it goes right unless the node sends missing values left. */
-static int32_t find_leaf(int t, const double *x) {
-    const struct node *nd = &nodes[tree_root[t]];
-    while (nd->info >= 0) {
-        double v = x[nd->info & FEATURE_MASK];
-        int left;
-        {
-            left = v <= nd->thr || (v != v && (nd->info & FLAG_DEFAULT_LEFT));
-        }
-        nd = left ? nd + 1 : &nodes[nd->right];
-    }
-    return nd->right;
+
+/* One step down from node n; a leaf steps to itself. Arithmetic instead of a branch, so
+   several walks overlap in the pipeline. (info >> 28 is the default-left bit: bits 29 and
+   30 are never set on this path, and the sign bit only at leaves, where thr is NaN.) */
+static int32_t step(int32_t n, const double *x) {
+    const struct node *nd = &nodes[n];
+    int32_t info = nd->info, right = nd->right;
+    double v = x[info & FEATURE_MASK];
+    int32_t left = (v <= nd->thr) | ((v != v) & (info >> 28));
+    return right + left * (n + 1 - right);
 }
 
-/* Adds tree t's leaf for x to raw. */
-static void add_tree(int t, const double *x, double *raw) {
-    int32_t leaf = find_leaf(t, x);
-    raw[tree_target[t]] += leaf_value[leaf];
+/* Adds every tree for one row, walking TREE_GROUP trees side by side to their depth. */
+static void add_trees(const double *x, double *raw) {
+    enum { TREE_GROUP = 8 };
+    int32_t idx[TREE_GROUP];
+    for (int t0 = 0; t0 < 2; t0 += TREE_GROUP) {
+        int g = 2 - t0 < TREE_GROUP ? 2 - t0 : TREE_GROUP;
+        int32_t depth = 0;
+        for (int i = 0; i < g; i++) {
+            idx[i] = tree_root[t0 + i];
+            depth = tree_depth[t0 + i] > depth ? tree_depth[t0 + i] : depth;
+        }
+        for (int32_t d = 0; d < depth; d++) {
+            for (int i = 0; i < g; i++) {
+                idx[i] = step(idx[i], x);
+            }
+        }
+        for (int i = 0; i < g; i++) {
+            add_leaf(t0 + i, leaf_of[idx[i]], x, raw);
+        }
+    }
+}
+
+/* Adds tree t for a block of m rows, walking them side by side to the tree's depth. */
+static void add_tree_block(int t, int m, double (*x)[N_FEATURES], double (*raw)[N_RAW]) {
+    int32_t idx[BATCH_ROWS];
+    for (int r = 0; r < m; r++) {
+        idx[r] = tree_root[t];
+    }
+    for (int32_t d = 0; d < tree_depth[t]; d++) {
+        for (int r = 0; r < m; r++) {
+            idx[r] = step(idx[r], x[r]);
+        }
+    }
+    for (int r = 0; r < m; r++) {
+        add_leaf(t, leaf_of[idx[r]], x[r], raw[r]);
+    }
 }
 
 /* Copies a row as the model reads it (as float32). */
@@ -83,9 +127,7 @@ void score(const double *input, double *output) {
     for (int k = 0; k < N_RAW; k++) {
         raw[k] = base_score[k];
     }
-    for (int t = 0; t < 2; t++) {
-        add_tree(t, x, raw);
-    }
+    add_trees(x, raw);
     for (int k = 0; k < N_RAW; k++) {
         raw[k] /= tree_count[k];
     }
@@ -101,7 +143,7 @@ int score_checked(const double *input, size_t n_input, double *output, size_t n_
 }
 
 void score_batch(const double *rows, size_t n_rows, double *out) {
-    static const int block = BATCH_ROWS;
+    const int block = BATCH_ROWS;
     double x[BATCH_ROWS][N_FEATURES];
     double raw[BATCH_ROWS][N_RAW];
     for (size_t start = 0; start < n_rows; start += (size_t)block) {
@@ -113,9 +155,7 @@ void score_batch(const double *rows, size_t n_rows, double *out) {
             }
         }
         for (int t = 0; t < 2; t++) {
-            for (int r = 0; r < m; r++) {
-                add_tree(t, x[r], raw[r]);
-            }
+            add_tree_block(t, m, x, raw);
         }
         for (int r = 0; r < m; r++) {
             for (int k = 0; k < N_RAW; k++) {

@@ -30,8 +30,8 @@ var tables []byte
 // node is one split (or leaf) of a tree; the left child is always the next node.
 type node struct {
 	thr   float64 // threshold; at a categorical split, the offset of its set in catBits
-	info  int32   // feature | flag bits; -1 at a leaf
-	right int32   // right child; at a leaf, the offset of its value in leafValue
+	info  int32   // feature | flag bits; negative at a leaf
+	right int32   // right child; at a leaf, the leaf itself
 }
 
 const (
@@ -42,10 +42,12 @@ const (
 )
 
 var nodes []node
+var leafOf []int32
 var leafValue []float64
 var catBits []uint32
 var treeRoot []int32
 var treeTarget []int32
+var treeDepth []int32
 var linConst []float64
 var linStart []int32
 var linFeature []int32
@@ -61,9 +63,10 @@ func init() {
 	for i := range nodes {
 		nodes[i] = node{thr[i], info[i], right[i]}
 	}
+	leafOf = r.int32s()
 	leafValue = r.float64s()
 	catBits = r.uint32s()
-	treeRoot, treeTarget = r.int32s(), r.int32s()
+	treeRoot, treeTarget, treeDepth = r.int32s(), r.int32s(), r.int32s()
 	linConst, linStart, linFeature, linCoef = r.float64s(), r.int32s(), r.int32s(), r.float64s()
 }
 
@@ -114,32 +117,69 @@ func (r *reader) uint32s() []uint32 {
 	return out
 }
 
-// findLeaf walks tree t to its leaf and returns the leaf's offset in leafValue. NaN fails
-// every comparison, so it goes right unless the node sends missing values left.
-func findLeaf(t int, x *[NFeatures]float64) int32 {
-	n := treeRoot[t]
-	for {
-		nd := &nodes[n]
-		if nd.info < 0 {
-			return nd.right
+// step moves one level down from node n; a leaf steps to itself. The comparison is written
+// so the compiler can use a conditional move (NaN is rare), which lets several walks overlap.
+func step(n int32, x *[NFeatures]float64) int32 {
+	nd := &nodes[n]
+	v := x[nd.info&featureMask]
+	next := nd.right
+	if v <= nd.thr {
+		next = n + 1
+	}
+	if v != v && nd.info&flagDefaultLeft != 0 {
+		next = n + 1
+	}
+	return next
+}
+
+// treeGroup is how many trees a single row walks side by side.
+const treeGroup = 8
+
+// addTrees adds every tree for one row, walking treeGroup trees side by side to their depth.
+func addTrees(x *[NFeatures]float64, raw *[nRaw]float64) {
+	var idx [treeGroup]int32
+	for t0 := 0; t0 < 2; t0 += treeGroup {
+		g := 2 - t0
+		if g > treeGroup {
+			g = treeGroup
 		}
-		v := x[nd.info&featureMask]
-		var left bool
-		switch {
-		default:
-			left = v <= nd.thr || (v != v && nd.info&flagDefaultLeft != 0)
+		depth := int32(0)
+		for i := 0; i < g; i++ {
+			idx[i] = treeRoot[t0+i]
+			if treeDepth[t0+i] > depth {
+				depth = treeDepth[t0+i]
+			}
 		}
-		if left {
-			n++
-		} else {
-			n = nd.right
+		for d := int32(0); d < depth; d++ {
+			for i := 0; i < g; i++ {
+				idx[i] = step(idx[i], x)
+			}
+		}
+		for i := 0; i < g; i++ {
+			addLeaf(t0+i, leafOf[idx[i]], x, raw)
 		}
 	}
 }
 
-// addTree adds tree t's leaf for x to raw.
-func addTree(t int, x *[NFeatures]float64, raw *[nRaw]float64) {
-	leaf := findLeaf(t, x)
+// addTreeBlock adds tree t for a block of rows, walking them side by side to the tree's depth.
+func addTreeBlock(t int, xs [][NFeatures]float64, raws [][nRaw]float64) {
+	var idx [batchRows]int32
+	m := len(xs)
+	for r := 0; r < m; r++ {
+		idx[r] = treeRoot[t]
+	}
+	for d := int32(0); d < treeDepth[t]; d++ {
+		for r := 0; r < m; r++ {
+			idx[r] = step(idx[r], &xs[r])
+		}
+	}
+	for r := 0; r < m; r++ {
+		addLeaf(t, leafOf[idx[r]], &xs[r], &raws[r])
+	}
+}
+
+// addLeaf adds the value of tree t's leaf (at offset leaf in leafValue) to raw.
+func addLeaf(t int, leaf int32, x *[NFeatures]float64, raw *[nRaw]float64) {
 	raw[treeTarget[t]] += leafValue[leaf]
 }
 
@@ -178,9 +218,7 @@ func ScoreChecked(input []float64) ([]float64, error) {
 
 func score(x *[NFeatures]float64, raw *[nRaw]float64, output []float64) {
 	*raw = baseScore
-	for t := 0; t < 2; t++ {
-		addTree(t, x, raw)
-	}
+	addTrees(x, raw)
 	for k := range raw {
 		raw[k] /= treeCount[k]
 	}
@@ -212,9 +250,7 @@ func ScoreBatch(rows []float64, out []float64) {
 			raws[r] = baseScore
 		}
 		for t := 0; t < 2; t++ {
-			for r := 0; r < m; r++ {
-				addTree(t, &xs[r], &raws[r])
-			}
+			addTreeBlock(t, xs[:m], raws[:m])
 		}
 		for r := 0; r < m; r++ {
 			for k := range raws[r] {

@@ -23,14 +23,17 @@ public final class Model {
 
     /** Per node: threshold (at a categorical split, the offset of its set in CAT_BITS). */
     private static final double[] NODE_THR;
-    /** Per node: feature | flag bits; -1 at a leaf. The left child is always the next node. */
+    /** Per node: feature | flag bits; negative at a leaf. The left child is always the next node. */
     private static final int[] NODE_INFO;
-    /** Per node: the right child; at a leaf, the offset of its value in LEAF_VALUE. */
+    /** Per node: the right child; at a leaf, the leaf itself. */
     private static final int[] NODE_RIGHT;
+    /** Per node: at a leaf, the offset of its value in LEAF_VALUE. */
+    private static final int[] LEAF_OF;
     private static final double[] LEAF_VALUE;
     private static final int[] CAT_BITS;
     private static final int[] TREE_ROOT;
     private static final int[] TREE_TARGET;
+    private static final int[] TREE_DEPTH;
     private static final double[] LIN_CONST;
     private static final int[] LIN_START;
     private static final int[] LIN_FEATURE;
@@ -54,12 +57,14 @@ public final class Model {
         b.position(b.position() + 8 * NODE_THR.length);
         NODE_INFO = ints(b);
         NODE_RIGHT = ints(b);
+        LEAF_OF = ints(b);
         LEAF_VALUE = new double[b.getInt()];
         b.asDoubleBuffer().get(LEAF_VALUE);
         b.position(b.position() + 8 * LEAF_VALUE.length);
         CAT_BITS = ints(b);
         TREE_ROOT = ints(b);
         TREE_TARGET = ints(b);
+        TREE_DEPTH = ints(b);
         LIN_CONST = new double[b.getInt()];
         b.asDoubleBuffer().get(LIN_CONST);
         b.position(b.position() + 8 * LIN_CONST.length);
@@ -77,27 +82,55 @@ public final class Model {
         return out;
     }
 
-    /**
-     * Walks tree t to its leaf; returns the leaf's offset in LEAF_VALUE. NaN fails every
-     * comparison, so it goes right unless the node sends missing values left.
-     */
-    private static int findLeaf(int t, double[] x) {
-        int n = TREE_ROOT[t];
-        int info;
-        while ((info = NODE_INFO[n]) >= 0) {
-            double v = x[info & FEATURE_MASK];
-            boolean left;
-            {
-                left = v <= NODE_THR[n] || (v != v && (info & FLAG_DEFAULT_LEFT) != 0);
-            }
-            n = left ? n + 1 : NODE_RIGHT[n];
+    /** One step down from node n; a leaf steps to itself. */
+    private static int step(int n, double[] x) {
+        int info = NODE_INFO[n];
+        double v = x[info & FEATURE_MASK];
+        int next = v <= NODE_THR[n] ? n + 1 : NODE_RIGHT[n];
+        if (v != v && (info & FLAG_DEFAULT_LEFT) != 0) {
+            next = n + 1;
         }
-        return NODE_RIGHT[n];
+        return next;
     }
 
-    /** Adds tree t's leaf for x (at offset xo) to raw (at offset ro). */
-    private static void addTree(int t, double[] x, double[] raw, int ro) {
-        int leaf = findLeaf(t, x);
+    /** Adds every tree for one row, walking 8 trees side by side to their depth. */
+    private static void addTrees(double[] x, double[] raw, int ro) {
+        int[] idx = new int[8];
+        for (int t0 = 0; t0 < 2; t0 += 8) {
+            int g = Math.min(8, 2 - t0);
+            int depth = 0;
+            for (int i = 0; i < g; i++) {
+                idx[i] = TREE_ROOT[t0 + i];
+                depth = Math.max(depth, TREE_DEPTH[t0 + i]);
+            }
+            for (int d = 0; d < depth; d++) {
+                for (int i = 0; i < g; i++) {
+                    idx[i] = step(idx[i], x);
+                }
+            }
+            for (int i = 0; i < g; i++) {
+                addLeaf(t0 + i, LEAF_OF[idx[i]], x, raw, ro);
+            }
+        }
+    }
+
+    /** Adds tree t for rows xs[0..m) into raw, walking them side by side to the tree's depth. */
+    private static void addTreeBlock(int t, int m, double[][] xs, double[] raw, int[] idx) {
+        for (int r = 0; r < m; r++) {
+            idx[r] = TREE_ROOT[t];
+        }
+        for (int d = 0; d < TREE_DEPTH[t]; d++) {
+            for (int r = 0; r < m; r++) {
+                idx[r] = step(idx[r], xs[r]);
+            }
+        }
+        for (int r = 0; r < m; r++) {
+            addLeaf(t, LEAF_OF[idx[r]], xs[r], raw, r * N_RAW);
+        }
+    }
+
+    /** Adds the value of tree t's leaf (at offset leaf in LEAF_VALUE) to raw (at offset ro). */
+    private static void addLeaf(int t, int leaf, double[] x, double[] raw, int ro) {
         raw[ro + TREE_TARGET[t]] += LEAF_VALUE[leaf];
     }
 
@@ -139,9 +172,7 @@ public final class Model {
 
     private static void scoreRaw(double[] x, double[] raw) {
         System.arraycopy(BASE_SCORE, 0, raw, 0, N_RAW);
-        for (int t = 0; t < 2; t++) {
-            addTree(t, x, raw, 0);
-        }
+        addTrees(x, raw, 0);
         for (int k = 0; k < N_RAW; k++) {
             raw[k] /= TREE_COUNT[k];
         }
@@ -157,6 +188,7 @@ public final class Model {
             throw new IllegalArgumentException("rows or out is shorter than nRows rows");
         }
         double[][] xs = new double[BATCH_ROWS][N_FEATURES];
+        int[] idx = new int[BATCH_ROWS];
         double[] raw = new double[BATCH_ROWS * N_RAW];
         for (int start = 0; start < nRows; start += BATCH_ROWS) {
             int m = Math.min(BATCH_ROWS, nRows - start);
@@ -167,9 +199,7 @@ public final class Model {
                 System.arraycopy(BASE_SCORE, 0, raw, r * N_RAW, N_RAW);
             }
             for (int t = 0; t < 2; t++) {
-                for (int r = 0; r < m; r++) {
-                    addTree(t, xs[r], raw, r * N_RAW);
-                }
+                addTreeBlock(t, m, xs, raw, idx);
             }
             for (int i = 0; i < m * N_RAW; i++) {
                 raw[i] /= TREE_COUNT[i % N_RAW];

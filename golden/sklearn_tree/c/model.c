@@ -18,6 +18,14 @@ static const int32_t tree_target[1] = {
 
 static const double base_score[N_RAW] = {0.0, 0.0, 0.0};
 
+/* Adds the value of tree t's leaf (at offset leaf in leaf_value) to raw. */
+static void add_leaf(int t, int32_t leaf, const double *x, double *raw) {
+    (void)x;
+    for (int k = 0; k < 3; k++) {
+        raw[tree_target[t] + k] += leaf_value[leaf + k];
+    }
+}
+
 static int32_t tree_0(const double *x) {
     if (x[3] <= 0.800000011920929) {
         return 0;
@@ -41,10 +49,7 @@ static int32_t find_leaf(int t, const double *x) {
 
 /* Adds tree t's leaf for x to raw. */
 static void add_tree(int t, const double *x, double *raw) {
-    int32_t leaf = find_leaf(t, x);
-    for (int k = 0; k < 3; k++) {
-        raw[tree_target[t] + k] += leaf_value[leaf + k];
-    }
+    add_leaf(t, find_leaf(t, x), x, raw);
 }
 
 /* Copies a row as the model reads it (as float32). */
@@ -83,7 +88,7 @@ int score_checked(const double *input, size_t n_input, double *output, size_t n_
 }
 
 void score_batch(const double *rows, size_t n_rows, double *out) {
-    static const int block = BATCH_ROWS;
+    const int block = BATCH_ROWS;
     double x[BATCH_ROWS][N_FEATURES];
     double raw[BATCH_ROWS][N_RAW];
     for (size_t start = 0; start < n_rows; start += (size_t)block) {

@@ -47,12 +47,16 @@ func findLeaf(t int, x *[NFeatures]float64) int32 {
 	return trees[t](x)
 }
 
-// addTree adds tree t's leaf for x to raw.
-func addTree(t int, x *[NFeatures]float64, raw *[nRaw]float64) {
-	leaf := findLeaf(t, x)
+// addLeaf adds the value of tree t's leaf (at offset leaf in leafValue) to raw.
+func addLeaf(t int, leaf int32, x *[NFeatures]float64, raw *[nRaw]float64) {
 	for k := int32(0); k < 3; k++ {
 		raw[treeTarget[t]+k] += leafValue[leaf+k]
 	}
+}
+
+// addTree adds tree t's leaf for x to raw.
+func addTree(t int, x *[NFeatures]float64, raw *[nRaw]float64) {
+	addLeaf(t, findLeaf(t, x), x, raw)
 }
 
 // narrow copies a row into x as the model reads it (as float32).

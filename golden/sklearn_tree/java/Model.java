@@ -45,12 +45,16 @@ public final class Model {
         }
     }
 
-    /** Adds tree t's leaf for x (at offset xo) to raw (at offset ro). */
-    private static void addTree(int t, double[] x, double[] raw, int ro) {
-        int leaf = findLeaf(t, x);
+    /** Adds the value of tree t's leaf (at offset leaf in LEAF_VALUE) to raw (at offset ro). */
+    private static void addLeaf(int t, int leaf, double[] x, double[] raw, int ro) {
         for (int k = 0; k < 3; k++) {
             raw[ro + TREE_TARGET[t] + k] += LEAF_VALUE[leaf + k];
         }
+    }
+
+    /** Adds tree t's leaf for x to raw (at offset ro). */
+    private static void addTree(int t, double[] x, double[] raw, int ro) {
+        addLeaf(t, findLeaf(t, x), x, raw, ro);
     }
 
     /** Copies a row (at offset io) as the model reads it (as float32). */

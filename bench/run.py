@@ -1,0 +1,404 @@
+"""Benchmark: our generated Go, C and Java against the tools a user would pick instead.
+
+    python bench/run.py                  # all reference models (minutes; trains and caches them)
+    python bench/run.py --models xgb300  # one model
+    python bench/run.py --quick          # small models, a smoke run
+
+For each model it prints source bytes, build seconds and peak memory, and single-thread
+rows/s (batch entry point and row by row) for our code, next to native predict, m2cgen,
+TL2cgen, lleaves and leaves where they are installed, all measured in the same run, with
+ratios against native predict. Nothing here is asserted: the numbers are for reading.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import transpiler  # noqa: E402
+from drivers import C_MAIN, GO_MAIN, JAVA_MAIN  # noqa: E402
+
+CACHE = os.path.join(HERE, ".cache")
+N_TRAIN, N_FEATURES, N_BENCH = 100_000, 30, 20_000
+TIMEOUT = 600
+MEMORY_LIMIT = 16 * 2**30   # builds beyond this are reported as killed
+
+
+def data(n, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, N_FEATURES))
+    y = X[:, 0] * 2 + np.sin(X[:, 1] * 3) + X[:, 2] * X[:, 3] + rng.normal(scale=0.3, size=n)
+    return X, y
+
+
+# --- reference models --------------------------------------------------------------------
+
+def train(name):
+    """Train (or load from the cache) a reference model; returns (model, path of its file)."""
+    import pickle
+
+    os.makedirs(CACHE, exist_ok=True)
+    path = os.path.join(CACHE, f"{name}.pkl")
+    if os.path.exists(path):
+        with open(path, "rb") as fh:
+            return pickle.load(fh), path
+    X, y = data(N_TRAIN)
+    kind, *spec = name.split("_")
+    if name.startswith("xgb"):
+        import xgboost as xgb
+
+        trees = int(name[3:].split("_")[0])
+        model = xgb.XGBRegressor(n_estimators=trees, max_depth=8, learning_rate=0.05, n_jobs=2,
+                                 tree_method="hist", random_state=0).fit(X, y)
+    elif name.startswith("lgbm"):
+        import lightgbm as lgb
+
+        trees = int(name[4:])
+        model = lgb.LGBMRegressor(n_estimators=trees, num_leaves=63, learning_rate=0.05,
+                                  n_jobs=2, verbose=-1, random_state=0).fit(X, y)
+    elif name.startswith("rf"):
+        from sklearn.ensemble import RandomForestRegressor
+
+        trees = int(name[2:])
+        model = RandomForestRegressor(n_estimators=trees, n_jobs=2, random_state=0,
+                                      max_samples=0.2).fit(X, y)
+    else:
+        raise SystemExit(f"unknown model {name}")
+    with open(path, "wb") as fh:
+        pickle.dump(model, fh)
+    return model, path
+
+
+MODELS = {"xgb300": "XGB 300 trees x depth 8", "xgb1000": "XGB 1,000 trees x depth 8",
+          "lgbm500": "LightGBM 500 trees x 63 leaves", "rf500": "RandomForest 500 trees, full depth"}
+QUICK = {"xgb30": "XGB 30 trees x depth 8", "lgbm50": "LightGBM 50 trees x 63 leaves",
+         "rf20": "RandomForest 20 trees, full depth"}
+
+
+# --- measuring ---------------------------------------------------------------------------
+
+def measured(cmd, cwd, env=None):
+    """Run cmd; return (seconds, peak RSS in MB of the largest process it started, ok, stderr)."""
+    probe = ("import resource, subprocess, sys, time\n"
+             "def limit():\n"
+             f"    resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_LIMIT}, {MEMORY_LIMIT}))\n"
+             "t = time.time()\n"
+             f"r = subprocess.run(sys.argv[1:], capture_output=True, text=True, preexec_fn=limit, timeout={TIMEOUT})\n"
+             "sys.stderr.write(r.stderr[-2000:])\n"
+             "print(time.time() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode)\n")
+    try:
+        r = subprocess.run([sys.executable, "-c", probe, *cmd], cwd=cwd, capture_output=True,
+                           text=True, env=env, timeout=TIMEOUT + 60)
+        secs, mb, code = r.stdout.split()
+        return float(secs), float(mb), code == "0", r.stderr
+    except (subprocess.TimeoutExpired, ValueError) as exc:
+        return float(TIMEOUT), float("nan"), False, str(exc)
+
+
+def source_bytes(directory):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(directory) for f in fs
+               if f.endswith((".go", ".c", ".h", ".java", ".bin")))
+
+
+def run_driver(cmd, cwd):
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT,
+                       env={**os.environ, "GOMAXPROCS": "1"})
+    if r.returncode:
+        return float("nan"), float("nan")
+    batch, single, _ = r.stdout.split()
+    return float(batch), float(single)
+
+
+def write_rows(path, X):
+    np.ascontiguousarray(X, dtype="<f8").tofile(path)
+
+
+def reps_for(n_trees):
+    return max(1, int(2000 / max(n_trees, 1)))
+
+
+def ours(lang, model_path, rows_path, work, n_trees):
+    """Transpile, build and run our code for lang; returns a result row."""
+    t = time.time()
+    files = transpiler.transpile(model_path, lang, **({"package": "model"} if lang == "go" else {}))
+    transpile_s = time.time() - t
+    gen = os.path.join(work, "model")
+    os.makedirs(gen)
+    for rel, content in files.items():
+        with open(os.path.join(gen, rel), "wb" if isinstance(content, bytes) else "w") as fh:
+            fh.write(content)
+    size = source_bytes(gen)
+    reps = reps_for(n_trees)
+    if lang == "go":
+        with open(os.path.join(work, "go.mod"), "w") as fh:
+            fh.write("module bench\n\ngo 1.21\n")
+        os.makedirs(os.path.join(work, "cmd"))
+        with open(os.path.join(work, "cmd", "main.go"), "w") as fh:
+            fh.write(GO_MAIN)
+        secs, mb, ok, err = measured(["go", "build", "-o", "drv", "./cmd"], work)
+        run = ["./drv", rows_path, str(reps)]
+    elif lang == "c":
+        with open(os.path.join(work, "main.c"), "w") as fh:
+            fh.write(C_MAIN)
+        secs, mb, ok, err = measured(["gcc", "-O2", "-std=c99", "-I", gen, "main.c",
+                                      os.path.join(gen, "model.c"), "-lm", "-o", "drv"], work)
+        run = ["./drv", rows_path, str(reps)]
+    else:
+        with open(os.path.join(gen, "Bench.java"), "w") as fh:
+            fh.write(JAVA_MAIN)
+        secs, mb, ok, err = measured(["javac", "-d", "classes", "model/Model.java", "model/Bench.java"], work)
+        for rel, content in files.items():
+            if isinstance(content, bytes):
+                shutil.copy(os.path.join(gen, rel), os.path.join(work, "classes", rel))
+        run = ["java", "-XX:+UseSerialGC", "-XX:ActiveProcessorCount=1", "-cp", "classes", "Bench",
+               rows_path, str(reps)]
+    batch, single = run_driver(run, work) if ok else (float("nan"), float("nan"))
+    return dict(tool=f"transpiler {lang}", bytes=size, build_s=secs, build_mb=mb, ok=ok,
+                batch=batch, single=single, transpile_s=transpile_s, error="" if ok else err[-300:])
+
+
+def native(name, model, X):
+    """Single-thread batch throughput of the library's own predict."""
+    if name.startswith("xgb"):
+        booster = model.get_booster()
+        booster.set_param({"nthread": 1})
+        predict = lambda: booster.inplace_predict(X)  # noqa: E731
+    elif name.startswith("lgbm"):
+        predict = lambda: model.booster_.predict(X, num_threads=1)  # noqa: E731
+    else:
+        model.set_params(n_jobs=1)
+        predict = lambda: model.predict(X)  # noqa: E731
+    predict()
+    t = time.time()
+    reps = 3
+    for _ in range(reps):
+        predict()
+    return dict(tool="native predict", batch=reps * len(X) / (time.time() - t))
+
+
+def m2cgen_row(lang, model, rows_path, work, n_trees):
+    try:
+        import m2cgen
+    except ImportError:
+        return None
+    sys.setrecursionlimit(100_000)
+    try:
+        t = time.time()
+        code = {"go": m2cgen.export_to_go, "c": m2cgen.export_to_c, "java": m2cgen.export_to_java}[lang](model)
+        export_s = time.time() - t
+    except Exception as exc:  # noqa: BLE001 - whatever m2cgen raises is the finding
+        return dict(tool=f"m2cgen {lang}", ok=False, error=f"export failed: {type(exc).__name__}: {exc}"[:200])
+    os.makedirs(work)
+    if lang == "c":
+        path = os.path.join(work, "model.c")
+        with open(path, "w") as fh:
+            fh.write(code)
+        secs, mb, ok, err = measured(["gcc", "-O2", "-c", "model.c"], work)
+    elif lang == "go":
+        with open(os.path.join(work, "model.go"), "w") as fh:
+            fh.write("package model\n\n" + code.split("\n", 1)[1] if code.startswith("package") else code)
+        with open(os.path.join(work, "go.mod"), "w") as fh:
+            fh.write("module m2c\n\ngo 1.21\n")
+        secs, mb, ok, err = measured(["go", "build", "./..."], work)
+    else:
+        with open(os.path.join(work, "Model.java"), "w") as fh:
+            fh.write(code)
+        secs, mb, ok, err = measured(["javac", "Model.java"], work)
+    return dict(tool=f"m2cgen {lang}", bytes=len(code), build_s=secs, build_mb=mb, ok=ok,
+                transpile_s=export_s, error="" if ok else err[-200:])
+
+
+def tl2cgen_row(name, model, rows_path, work):
+    if not name.startswith(("xgb", "lgbm", "rf")):
+        return None
+    try:
+        import tl2cgen
+        import treelite
+    except ImportError:
+        return None
+    try:
+        if name.startswith("xgb"):
+            tl = treelite.frontend.from_xgboost(model.get_booster())
+        elif name.startswith("lgbm"):
+            tl = treelite.frontend.from_lightgbm(model.booster_)
+        else:
+            tl = treelite.sklearn.import_model(model)
+        t = time.time()
+        tl2cgen.generate_c_code(tl, dirpath=work, params={})
+        gen_s = time.time() - t
+    except Exception as exc:  # noqa: BLE001
+        return dict(tool="TL2cgen C", ok=False, error=f"{type(exc).__name__}: {exc}"[:200])
+    srcs = [f for f in os.listdir(work) if f.endswith(".c")]
+    size = source_bytes(work)
+    secs, mb, ok, err = measured(["sh", "-c", "gcc -O2 -fPIC -shared -o lib.so " + " ".join(srcs)], work)
+    batch = float("nan")
+    if ok:
+        X = np.fromfile(rows_path, dtype="<f8").reshape(-1, N_FEATURES)
+        predictor = tl2cgen.Predictor(os.path.join(work, "lib.so"), nthread=1)
+        dmat = tl2cgen.DMatrix(X)
+        predictor.predict(dmat)
+        t = time.time()
+        predictor.predict(dmat)
+        batch = len(X) / (time.time() - t)
+    return dict(tool="TL2cgen C", bytes=size, build_s=secs, build_mb=mb, ok=ok, batch=batch,
+                transpile_s=gen_s, error="" if ok else err[-200:])
+
+
+def lleaves_row(name, model, rows_path, work):
+    if not name.startswith("lgbm"):
+        return None
+    try:
+        import lleaves
+    except ImportError:
+        return None
+    path = os.path.join(work, "model.txt")
+    model.booster_.save_model(path)
+    llvm = lleaves.Model(model_file=path)
+    t = time.time()
+    llvm.compile(cache=os.path.join(work, "lleaves.o"))
+    secs = time.time() - t
+    X = np.fromfile(rows_path, dtype="<f8").reshape(-1, N_FEATURES)
+    llvm.predict(X, n_jobs=1)
+    t = time.time()
+    llvm.predict(X, n_jobs=1)
+    return dict(tool="lleaves", build_s=secs, ok=True, batch=len(X) / (time.time() - t))
+
+
+LEAVES_MAIN = """package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"time"
+
+	"github.com/dmitryikh/leaves"
+)
+
+func main() {
+	model, err := leaves.LGEnsembleFromFile(os.Args[1], false)
+	if err != nil {
+		panic(err)
+	}
+	data, _ := os.ReadFile(os.Args[2])
+	rows := make([]float64, len(data)/8)
+	for i := range rows {
+		rows[i] = math.Float64frombits(binary.LittleEndian.Uint64(data[i*8:]))
+	}
+	nf := model.NFeatures()
+	n := len(rows) / nf
+	out := make([]float64, n)
+	t := time.Now()
+	model.PredictDense(rows, n, nf, out, 0, 1)
+	batch := float64(n) / time.Since(t).Seconds()
+	t = time.Now()
+	s := 0.0
+	for i := 0; i < n; i++ {
+		s += model.PredictSingle(rows[i*nf:(i+1)*nf], 0)
+	}
+	fmt.Println(batch, float64(n)/time.Since(t).Seconds(), s)
+}
+"""
+
+
+def leaves_row(name, model, rows_path, work):
+    if not name.startswith("lgbm") or shutil.which("go") is None:
+        return None
+    os.makedirs(work, exist_ok=True)
+    model.booster_.save_model(os.path.join(work, "model.txt"))
+    with open(os.path.join(work, "main.go"), "w") as fh:
+        fh.write(LEAVES_MAIN)
+    for cmd in (["go", "mod", "init", "leavesbench"], ["go", "get", "github.com/dmitryikh/leaves@latest"]):
+        if subprocess.run(cmd, cwd=work, capture_output=True).returncode:
+            return dict(tool="leaves (Go)", ok=False, error="could not fetch github.com/dmitryikh/leaves")
+    secs, mb, ok, err = measured(["go", "build", "-o", "drv", "."], work)
+    batch, single = run_driver(["./drv", "model.txt", rows_path], work) if ok else (float("nan"),) * 2
+    return dict(tool="leaves (Go)", build_s=secs, build_mb=mb, ok=ok, batch=batch, single=single,
+                error="" if ok else err[-200:])
+
+
+# --- report ------------------------------------------------------------------------------
+
+def fmt(v, spec):
+    return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, spec)
+
+
+def table(title, rows, native_rate):
+    lines = [f"\n### {title}\n",
+             "| tool | source | build s | build MB | transpile s | batch rows/s | x native | single rows/s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = r.get("batch", float("nan")) / native_rate if native_rate else float("nan")
+        size = r.get("bytes")
+        lines.append("| {} | {} | {} | {} | {} | {} | {} | {} |".format(
+            r["tool"], "-" if size is None else f"{size / 1e6:.2f} MB", fmt(r.get("build_s"), ".1f"),
+            fmt(r.get("build_mb"), ".0f"), fmt(r.get("transpile_s"), ".2f"),
+            fmt(r.get("batch"), ",.0f"), fmt(ratio, ".2f"), fmt(r.get("single"), ",.0f"))
+            + (f" {r['error']}" if r.get("error") else ""))
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", help="comma-separated names: " + ", ".join(MODELS))
+    ap.add_argument("--quick", action="store_true", help="small models, for a smoke run")
+    ap.add_argument("--no-alternatives", action="store_true", help="only native predict and ours")
+    ap.add_argument("--out", help="also write the tables to this Markdown file")
+    args = ap.parse_args()
+    catalogue = QUICK if args.quick else MODELS
+    names = args.models.split(",") if args.models else list(catalogue)
+    # Warm Go's build cache on the standard library, so build times are the model's own.
+    warm = tempfile.mkdtemp()
+    with open(os.path.join(warm, "go.mod"), "w") as fh:
+        fh.write("module warm\n\ngo 1.21\n")
+    with open(os.path.join(warm, "main.go"), "w") as fh:
+        fh.write('package main\n\nimport (\n\t_ "embed"\n\t"encoding/binary"\n\t"fmt"\n\t"math"\n\t"os"\n'
+                 '\t"time"\n)\n\nvar _ = binary.LittleEndian\nvar _ = math.Pi\nvar _ = os.Args\nvar _ = time.Now\n\n'
+                 'func main() { fmt.Println() }\n')
+    subprocess.run(["go", "build", "./..."], cwd=warm, capture_output=True)
+    out = [f"Single thread, {N_BENCH:,} rows of {N_FEATURES} features; {os.cpu_count()} cores; "
+           f"transpiler {transpiler.__version__}."]
+    X, _ = data(N_BENCH, seed=1)
+    for name in names:
+        model, path = train(name)
+        n_trees = {"xgb": lambda: model.n_estimators, "lgb": lambda: model.n_estimators,
+                   "rf2": lambda: len(model.estimators_)}.get(name[:3], lambda: len(model.estimators_))()
+        with tempfile.TemporaryDirectory() as tmp:
+            rows_path = os.path.join(tmp, "rows.bin")
+            write_rows(rows_path, X)
+            results = [native(name, model, X)]
+            for lang in ("c", "go", "java"):
+                results.append(ours(lang, path, rows_path, os.path.join(tmp, f"ours-{lang}"), n_trees))
+                print(results[-1], file=sys.stderr)
+            if not args.no_alternatives:
+                for row in (tl2cgen_row(name, model, rows_path, os.path.join(tmp, "tl2cgen")),
+                            lleaves_row(name, model, rows_path, os.path.join(tmp, "lleaves")),
+                            leaves_row(name, model, rows_path, os.path.join(tmp, "leaves"))):
+                    if row:
+                        results.append(row)
+                        print(row, file=sys.stderr)
+                for lang in ("c", "go", "java"):
+                    row = m2cgen_row(lang, model, rows_path, os.path.join(tmp, f"m2cgen-{lang}"), n_trees)
+                    if row:
+                        results.append(row)
+                        print(row, file=sys.stderr)
+            out.append(table(catalogue.get(name, name), results, results[0]["batch"]))
+            print(out[-1], flush=True)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
