@@ -160,29 +160,30 @@ def verify_and_check(model: str, lang: str, names: dict, *, output, data, tolera
     a mismatch. With -o, the files are written only after verification passed."""
     from .verify import check as checks
     from .verify.report import RENDERERS
-    from .verify.run import generate, open_subject, verify_files, case_files
+    from .verify.run import STAGES, case_files, generate, open_subject, verify_files
 
     fmt = choice(report or "text", REPORTS, "--report")
     if check is not None and output is not None:
         raise OptionError("--check writes nothing; drop -o (or drop --check to write the files)")
-    with progress_bar() as progress:
+    with progress_bar() as progress:   # printing waits until the bar is gone
         if progress:
-            progress("loading the model")
+            progress(STAGES[0])
         subject = open_subject(model)
-        failures = []
-        if check is not None:
-            result = checks.check_files(generate(subject, lang, **names), check)
-            redo = f"transpile {model} --lang {lang} -o {check} (with the same options)"
-            typer.echo(checks.render(result, redo), nl=False, err=fmt != "text")
-            if not result.ok:
-                failures.append(f"{check} is out of date with {model}: {result.summary()}; "
-                                "regenerate it")
-        if verify:
+    failures = []
+    if check is not None:
+        result = checks.check_files(generate(subject, lang, **names), check)
+        redo = f"transpile {model} --lang {lang} -o {check} (with the same options)"
+        typer.echo(checks.render(result, redo), nl=False, err=fmt != "text")
+        if not result.ok:
+            failures.append(f"{check} is out of date with {model}: {result.summary()}; "
+                            "regenerate it")
+    if verify:
+        with progress_bar() as progress:
             result = verify_files(subject, case_files(subject, lang, names["layout"]), lang,
                                   rows=data, tolerance=tolerance, progress=progress)
-            typer.echo(RENDERERS[fmt](result), nl=False)
-            if not result.ok:
-                failures.append(f"the generated {lang} code differs from the model: {result.summary()}")
+        typer.echo(RENDERERS[fmt](result), nl=False)
+        if not result.ok:
+            failures.append(f"the generated {lang} code differs from the model: {result.summary()}")
     if failures:
         raise MismatchError("; ".join(failures))
     if verify and output is not None:
