@@ -66,7 +66,8 @@ def test_honest_model_verifies_clean(files, lang):
 def test_verify_writes_output_only_after_it_passed(files, tmp_path):
     require_toolchain("c")
     model, rows = files
-    result = invoke(model, "--lang", "c", "--data", rows, "--report", "json", "-o", tmp_path / "out")
+    result = invoke(model, "--lang", "c", "--data", rows, "--report", "json",
+                    "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["ok"] and doc["rows"]["kinds"]["user"] == 150 and doc["max_ulps"] == 0
@@ -156,7 +157,8 @@ def test_tolerance_option_decides(files):
     assert not exact.ok and exact.mismatched_values == 3 and exact.max_ulps == 1
     loose = report.parse_tolerance("1ulp", subject.model)
     assert report.compare(subject.model, rows, got, ref, loose, **args).ok
-    assert report.compare(subject.model, rows, got, ref, report.parse_tolerance("1e-15", subject.model),
+    rel = report.parse_tolerance("1e-15", subject.model)
+    assert report.compare(subject.model, rows, got, ref, rel,
                           **args).mismatched_values == 1        # 0 -> 5e-324 is not relative
     assert invoke(files[0], "--lang", "c", "--tolerance", "lots").exit_code == 2
 
@@ -326,15 +328,17 @@ def test_ulp_distance():
 
 
 def test_linear_tolerance_is_relative_to_the_terms():
+    """1e6 * x0 - 1e6 * x1 cancels to ~0 at x0 == x1: the rounding is that of terms of 1e6."""
     model = linear_model.LinearRegression().fit(X, X[:, 0] * 1e6 - X[:, 1] * 1e6)
     irm = run.open_subject(model).model
     rows = np.array([[1.0, 1.0, 0.0, 0.0]])
     ref = model.predict(rows).reshape(1, 1)
-    got = ref + 1e-10 * 1e6                       # tiny next to terms of 1e6
+    assert abs(ref[0, 0]) < 1e-3
     args = dict(lang="c", model="m", source="s", reference="r", tolerance_origin="t",
                 row_kinds={}, skipped=0, skipped_reason="", leaves=(0, 0))
-    assert report.compare(irm, rows, got, ref, report.Tolerance(rel=1e-12), **args).mismatched_values
-    assert report.compare(irm, rows, ref + 1e-7, ref, report.Tolerance(rel=1e-12), **args).ok
+    tol = report.Tolerance(rel=1e-12)
+    assert report.compare(irm, rows, ref + 1e-7, ref, tol, **args).ok       # 5e-14 of the terms
+    assert not report.compare(irm, rows, ref + 1e-4, ref, tol, **args).ok   # 5e-11 of the terms
 
 
 def test_json_and_junit_reports():
@@ -350,7 +354,8 @@ def test_json_and_junit_reports():
     assert r.labels == (1, 2)
     doc = json.loads(report.render_json(r))
     m = doc["first_mismatches"][0]
-    assert m["row"] == 1 and m["origin"] == "r1" and m["expected"][0] == "nan" and m["got"][1] == "inf"
+    assert m["row"] == 1 and m["origin"] == "r1"
+    assert m["expected"][0] == "nan" and m["got"][1] == "inf"
     suite = ET.fromstring(report.render_junit(r)).find("testsuite")
     assert suite.get("failures") == "1"
     failure = suite.find("testcase/failure")
@@ -364,7 +369,8 @@ def test_json_and_junit_reports():
 def test_progress_stages_and_quiet_without_a_terminal():
     require_toolchain("c")
     seen = []
-    r = run.verify(tree.DecisionTreeRegressor(max_depth=3).fit(X, X[:, 0]), "c", progress=seen.append)
+    model = tree.DecisionTreeRegressor(max_depth=3).fit(X, X[:, 0])
+    r = run.verify(model, "c", progress=seen.append)
     assert r.ok and seen == list(run.STAGES)
     with progress_bar() as bar:      # pytest captures the output: not a terminal
         assert bar is None

@@ -27,7 +27,8 @@ class CheckResult:
     def summary(self) -> str:
         parts = []
         if self.changed:
-            parts.append(f"{len(self.changed)} changed ({', '.join(f for f, _, _ in self.changed)})")
+            names = ", ".join(f for f, _, _ in self.changed)
+            parts.append(f"{len(self.changed)} changed ({names})")
         if self.missing:
             parts.append(f"{len(self.missing)} missing ({', '.join(self.missing)})")
         return "; ".join(parts)

@@ -92,7 +92,8 @@ def xgboost_object(obj, model: ir.Model, rows, options):
     if kind == "predict_proba":
         return obj.predict_proba(rows, **kw), f"xgboost {name}.predict_proba"
     if kind == "decision_function":
-        return obj.predict(rows, output_margin=True, **kw), f"xgboost {name}.predict(output_margin=True)"
+        return (obj.predict(rows, output_margin=True, **kw),
+                f"xgboost {name}.predict(output_margin=True)")
     if name.endswith("Classifier"):  # predict would map 0/1 to labels; Score gives the raw 0/1
         return _xgb_booster(obj.get_booster(), model, rows, dict(options, missing=obj.missing),
                             best=True, inplace=True, what=f"{name} booster")

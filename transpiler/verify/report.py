@@ -77,7 +77,7 @@ _ULPS = re.compile(r"^\s*(\d+)\s*ulps?\s*$", re.IGNORECASE)
 
 
 def parse_tolerance(text: str, model: ir.Model) -> Tolerance:
-    """`0` or `exact`; `N ulp` (in the model's output precision); or a relative error like `1e-9`."""
+    """`0` or `exact`; `N ulp` (in the model's output precision); or a relative error (`1e-9`)."""
     t = text.strip().lower()
     if t == "exact":
         return Tolerance()
@@ -199,11 +199,12 @@ def labels_of(model: ir.Model, out: np.ndarray) -> np.ndarray | None:
 
 
 def compare(irm: ir.Model, rows: np.ndarray, got: np.ndarray, ref: np.ndarray,
-            tolerance: Tolerance, *, index=None, origin=lambda i: f"row {i}", ir_out=None,
+            tolerance: Tolerance, *, index=None, origin=lambda i: f"row {i}", ir_eval=None,
             **context) -> Report:
     """Compare got with ref value by value; `context` fills the descriptive Report fields.
 
-    index maps each compared row to its number among all rows, which `origin` describes.
+    index maps each compared row to its number among all rows, which `origin` describes;
+    ir_eval (rows -> outputs) adds the IR evaluator's outputs to the rows shown.
     """
     got = np.asarray(got, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.float64)
@@ -215,17 +216,20 @@ def compare(irm: ir.Model, rows: np.ndarray, got: np.ndarray, ref: np.ndarray,
         rel = np.where(diff == 0, 0.0, diff / np.abs(ref))
         within_rel = np.isfinite(diff) & (diff <= tolerance.rel * magnitude(irm, rows, ref))
     ulps = ulp_distance(got, ref, precision)
-    tol_ulps = ulp_distance(got, ref, tolerance.precision) if tolerance.precision != precision else ulps
+    tol_ulps = ulps if tolerance.precision == precision else \
+        ulp_distance(got, ref, tolerance.precision)
     agree = both_nan | (got == ref) | (~nan_clash & (within_rel | (tol_ulps <= tolerance.ulps)))
     bits = (got.view(np.int64) == ref.view(np.int64)) | both_nan
     clean = ~nan_clash
     bad_rows = np.flatnonzero(~agree.all(axis=1))
+    shown = bad_rows[:SHOWN_MISMATCHES]
+    ir_out = None if ir_eval is None or not len(shown) else ir_eval(rows[shown])
     first = []
-    for i in bad_rows[:SHOWN_MISMATCHES]:
+    for k, i in enumerate(shown):
         n = int(i if index is None else index[i])
         first.append(Mismatch(row=n, origin=origin(n), inputs=rows[i].tolist(),
                               expected=ref[i].tolist(), got=got[i].tolist(),
-                              ir=None if ir_out is None else ir_out[i].tolist()))
+                              ir=None if ir_out is None else ir_out[k].tolist()))
     labels = None
     lg, lr = labels_of(irm, got), labels_of(irm, ref)
     if lg is not None:

@@ -125,7 +125,7 @@ def verify_files(model_or_path, files: dict, lang: str, *, rows=None, derived: b
         notes.append(f"columns of {user.name} that are not features: {', '.join(user.ignored)}")
     return reports.compare(
         model, X, got[keep], ref.outputs[keep], tol, index=keep, origin=rs.origin,
-        ir_out=ir.evaluate(model, X) if ref.library else None,
+        ir_eval=(lambda R: ir.evaluate(model, R)) if ref.library else None,
         lang=lang, model=str(subject.name), source=model.source, reference=ref.description,
         tolerance_origin=tol_origin, row_kinds=rs.kinds(ref.scored),
         skipped=int(len(rs.rows) - len(keep)), skipped_reason=ref.skipped_reason,
