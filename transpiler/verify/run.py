@@ -79,13 +79,14 @@ def case_files(model, lang: str, layout: str = "auto") -> dict:
     return emit.emit(model, lang, layout=layout, **harness.names_for(lang, CASE))
 
 
-def verify(model_or_path, lang: str, *, layout: str = "auto", load_options: dict | None = None,
-           **kwargs) -> reports.Report:
-    """Generate `lang` code for a model and verify it; see verify_files for the options."""
-    progress = kwargs.get("progress") or (lambda stage: None)
-    progress(STAGES[0])
+def verify(model_or_path, lang: str, *, layout: str = "auto", rows=None, derived: bool = True,
+           tolerance=None, load_options: dict | None = None, progress=None) -> reports.Report:
+    """Generate `lang` code for a model and verify it; the options are verify_files'."""
+    if progress:
+        progress(STAGES[0])
     subject = open_subject(model_or_path, load_options)
-    return verify_files(subject, case_files(subject, lang, layout), lang, **kwargs)
+    return verify_files(subject, case_files(subject, lang, layout), lang, rows=rows,
+                        derived=derived, tolerance=tolerance, progress=progress)
 
 
 def verify_files(model_or_path, files: dict, lang: str, *, rows=None, derived: bool = True,
