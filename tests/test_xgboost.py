@@ -89,10 +89,12 @@ def _case_builders():
                         ("binary:logitraw", ybin)]:
         add(obj, functools.partial(fit, reg(objective=obj, **SMALL), Xnan, target), Xnan)
     add("reg:quantileerror", lambda: fit(reg(objective="reg:quantileerror",
-                                             quantile_alpha=[0.1, 0.5, 0.9], **SMALL), Xnan, y), Xnan)
+                                             quantile_alpha=[0.1, 0.5, 0.9], **SMALL), Xnan, y),
+        Xnan)
     add("clf_binary", lambda: fit(xgb.XGBClassifier(**SMALL), Xnan, ybin), Xnan, "predict_proba")
     add("clf_logitraw", lambda: fit(xgb.XGBClassifier(objective="binary:logitraw", **SMALL),
-                                    Xnan, ybin), Xnan, lambda m: lambda r: m.predict(r, output_margin=True))
+                                    Xnan, ybin),
+        Xnan, lambda m: lambda r: m.predict(r, output_margin=True))
     add("clf_hinge", lambda: fit(xgb.XGBClassifier(objective="binary:hinge", **SMALL), Xnan, ybin),
         Xnan, lambda m: lambda r: m.get_booster().inplace_predict(r))
     # softmax: when glibc's expf is 1 ulp off one exp, the quotient can move by 2 ulp
@@ -120,8 +122,9 @@ def _case_builders():
                                     Xnan, ybin).get_booster(), Xnan, "dmatrix")
     Xz = np.nan_to_num(Xnan)
     add("gblinear", lambda: fit(reg(booster="gblinear", n_estimators=12, n_jobs=1), Xz, y), Xnan)
-    add("gblinear_multi", lambda: fit(xgb.XGBClassifier(booster="gblinear", n_estimators=12, n_jobs=1),
-                                      Xz, y4), Xnan, "predict_proba", max_ulp=2)
+    add("gblinear_multi", lambda: fit(xgb.XGBClassifier(booster="gblinear", n_estimators=12,
+                                                        n_jobs=1), Xz, y4),
+        Xnan, "predict_proba", max_ulp=2)
     add("gblinear_missing", lambda: fit(xgb.XGBClassifier(booster="gblinear", n_estimators=12,
                                                           missing=0.5, n_jobs=1), Xz, ybin),
         np.where(rng.random(X.shape) < 0.2, 0.5, Xnan), "predict_proba")
@@ -141,8 +144,8 @@ def _case_builders():
     add("exact_pruned", lambda: fit(reg(tree_method="exact", gamma=0.5, n_estimators=6,
                                         max_depth=5, n_jobs=1), Xnan, y), Xnan)
     add("lossguide_deep", lambda: fit(reg(n_estimators=4, max_depth=0, max_leaves=40,
-                                          grow_policy="lossguide", tree_method="hist", n_jobs=1), Xnan, y),
-        Xnan)
+                                          grow_policy="lossguide", tree_method="hist", n_jobs=1),
+                                      Xnan, y), Xnan)
     return cases
 
 
@@ -384,8 +387,8 @@ def test_ubjson_decoder_spec_samples():
     assert decode(b"{#i\x01i\x01kCz") == {"k": "z"}
     assert decode(b"[[]{}[$U#i\x00]")[:2] == [[], {}]
     assert decode(b"Hi\x0412.5") == 12.5
-    for bad in [b"[", b"{i\x01a", b"[$d#i\x09\x00", b"X", b"[]]", b"{i\x05ab}", b"[#L\x7f" + b"\xff" * 7,
-                b"[$Z#i\x05", b"Si\x02\xff\xfe"]:
+    for bad in [b"[", b"{i\x01a", b"[$d#i\x09\x00", b"X", b"[]]", b"{i\x05ab}",
+                b"[#L\x7f" + b"\xff" * 7, b"[$Z#i\x05", b"Si\x02\xff\xfe"]:
         with pytest.raises(UBJSONError):
             decode(bad)
 
@@ -396,7 +399,7 @@ def _doc(model):
 
 
 def _as_schema_1_7(doc):
-    """What 1.6/1.7 wrote: base_score a plain string, no num_target, no iteration_indptr, no cats."""
+    """As 1.6/1.7 wrote it: base_score a plain string; no num_target, iteration_indptr, cats."""
     learner = doc["learner"]
     lmp = learner["learner_model_param"]
     learner["learner_model_param"] = {"base_score": lmp["base_score"].strip("[]"),

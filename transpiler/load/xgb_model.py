@@ -135,7 +135,8 @@ def convert_tree(tree: dict, *, n_features: int, target: int, weight=1.0, base=N
         lw = lw.reshape(-1, width)
         slot = right[~internal]
         if slot.size and (slot.min() < 0 or slot.max() >= len(lw)):
-            raise InputError("a vector-leaf tree points at a missing leaf; the model file is corrupt")
+            raise InputError("a vector-leaf tree points at a missing leaf; "
+                             "the model file is corrupt")
         values = np.zeros((n, width), dtype=np.float32)
         values[~internal] = lw[slot]
     if base is not None:
@@ -155,7 +156,8 @@ def convert_tree(tree: dict, *, n_features: int, target: int, weight=1.0, base=N
         flat = _array(tree, "categories", np.int64)
         for node, seg, size in zip(nodes.tolist(), segs.tolist(), sizes.tolist()):
             if not (0 <= node < n and 0 <= seg and 0 <= size and seg + size <= len(flat)):
-                raise InputError("a tree's category lists are out of range; the model file is corrupt")
+                raise InputError("a tree's category lists are out of range; "
+                                 "the model file is corrupt")
             cats[node] = _category_words(flat[seg:seg + size])
         for node in np.flatnonzero(categorical).tolist():
             if cats[node] is None:
@@ -419,6 +421,6 @@ def _categories_meta(booster: dict, names: tuple) -> dict:
                 blob = bytes(int(v) & 0xFF for v in np.asarray(values).tolist())
                 values = [blob[a:b].decode("utf-8", "replace") for a, b in zip(offs, offs[1:])]
             else:
-                values = [v.item() if hasattr(v, "item") else v for v in np.asarray(values).tolist()]
+                values = np.asarray(values).tolist()
             out[names[j] if j < len(names) else str(j)] = values
     return out
