@@ -12,11 +12,18 @@ LAYOUTS = ("auto", "code", "table")
 
 
 def emit(model: ir.Model, lang: str, *, package=None, function=None, class_name=None,
-         layout: str = "auto") -> dict:
+         layout: str = "auto", plugin: bool = False, loader: bool = False) -> dict:
+    """`plugin` (a Go plugin directory) and `loader` (the run-time Go loader and a model file)
+    are other forms of the Go output: see go_plugin.py."""
     target = TARGETS.get(lang)
     if target is None:
         raise OptionError(f"unknown language {lang!r}; choose one of {', '.join(TARGETS)}")
     if layout not in LAYOUTS:
         raise OptionError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+    if plugin or loader:
+        from .go_plugin import emit_form
+
+        return emit_form(model, plugin=plugin, loader=loader, lang=lang, package=package,
+                         function=function, class_name=class_name, layout=layout)
     names = target.names(package, function, class_name)
     return target.render(model, names, layout)

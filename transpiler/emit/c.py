@@ -1,5 +1,14 @@
-"""C99: model.h declares the scoring function; model.c holds everything else, all static."""
+"""C99: model.h declares the scoring functions; model.c holds everything else, all static.
+
+Large arrays are written as string literals of their little-endian bytes inside a union with
+the typed array: gcc reads a string literal about ten times faster than a list of numbers,
+which keeps the build of a 1,000-tree model to seconds. Reading a union member other than the
+one initialized is defined in C99 (TC3); it needs a little-endian IEEE-754 machine, which
+`{function}_checked` verifies.
+"""
 from __future__ import annotations
+
+import numpy as np
 
 from .base import Target
 
@@ -9,6 +18,22 @@ switch typedef union unsigned void volatile while _Bool _Complex _Imaginary main
 
 C_TYPES = {"float64": "double", "float32": "float", "int32": "int32_t", "uint8": "uint8_t",
            "uint32": "uint32_t"}
+LITTLE_ENDIAN = {"float64": "<f8", "float32": "<f4", "int32": "<i4", "uint8": "u1", "uint32": "<u4"}
+LITERAL_MAX = 256        # arrays up to this many values are written as numbers
+BYTES_PER_LINE = 48
+
+NODE_LAYOUT = np.dtype([("thr", "<f8"), ("info", "<i4"), ("right", "<i4")])
+
+
+def c_string(data: bytes) -> str:
+    """Bytes as adjacent C string literals: printable characters as they are, the rest as
+    three-digit octal escapes (which never swallow a following digit)."""
+    lines = []
+    for i in range(0, len(data), BYTES_PER_LINE):
+        chunk = data[i:i + BYTES_PER_LINE]
+        text = "".join(chr(b) if 32 <= b < 127 and b not in b'"\\?' else f"\\{b:03o}" for b in chunk)
+        lines.append(f'"{text}"')
+    return "\n    ".join(lines) if lines else '""'
 
 
 class C(Target):
@@ -19,12 +44,20 @@ class C(Target):
     positive_infinity = "HUGE_VAL"
 
     def array(self, name, dtype, values):
-        body = self.literals(values, dtype) if len(values) else "0"
-        return (f"static const {C_TYPES[dtype]} {name}[{max(len(values), 1)}] = {{\n"
-                f"{self.indent}{body}\n}};")
+        values = np.asarray(values)
+        if len(values) <= LITERAL_MAX:
+            body = self.literals(values, dtype) if len(values) else "0"
+            return (f"static const {C_TYPES[dtype]} {name}[{max(len(values), 1)}] = {{\n"
+                    f"{self.indent}{body}\n}};")
+        data = values.astype(LITTLE_ENDIAN[dtype]).tobytes()
+        return self._bytes_union(name, f"{C_TYPES[dtype]} v[{len(values)}]", data)
 
     def nodes(self, t):
-        rows = [f"{{{'NAN' if thr != thr else self.double(float(thr))}, {int(info)}, {int(right)}}}"
-                for thr, info, right in zip(t.thr, t.info, t.right)]
-        body = ",\n    ".join(", ".join(rows[i:i + 4]) for i in range(0, len(rows), 4))
-        return f"static const struct node nodes[{len(rows)}] = {{\n    {body}\n}};"
+        table = np.empty(len(t.info), dtype=NODE_LAYOUT)
+        table["thr"], table["info"], table["right"] = t.thr, t.info, t.right
+        return self._bytes_union("nodes", f"struct node v[{len(table)}]", table.tobytes())
+
+    @staticmethod
+    def _bytes_union(name, member, data):
+        return (f"static const union {{\n    unsigned char bytes[{len(data)}];\n    {member};\n"
+                f"}} {name}_ = {{\n    {c_string(data)}\n}};\n#define {name} ({name}_.v)")

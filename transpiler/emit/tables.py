@@ -74,22 +74,36 @@ def ensemble_width(ens: ir.Ensemble) -> int:
     return widths.pop() if widths else ens.n_outputs
 
 
+def levels(tree: ir.Tree) -> list[np.ndarray]:
+    """Node ids level by level from the root: one NumPy step per level, no recursion."""
+    out, frontier = [], np.array([0], dtype=np.int64)
+    while len(frontier):
+        out.append(frontier)
+        inner = frontier[tree.left[frontier] >= 0]
+        frontier = np.stack([tree.left[inner], tree.right[inner]], axis=1).reshape(-1).astype(np.int64)
+    return out
+
+
 def preorder(tree: ir.Tree) -> tuple[np.ndarray, int]:
-    """Node ids in preorder (left subtree first) and the tree's depth, without recursion."""
-    left, right = tree.left.tolist(), tree.right.tolist()
-    order, depth_of, stack = [], {0: 0}, [0]
-    max_depth = 0
-    while stack:
-        n = stack.pop()
-        order.append(n)
-        d = depth_of.pop(n)
-        if left[n] < 0:
-            max_depth = max(max_depth, d)
-            continue
-        depth_of[right[n]] = depth_of[left[n]] = d + 1
-        stack.append(right[n])
-        stack.append(left[n])
-    return np.array(order, dtype=np.int64), max_depth
+    """Node ids in preorder (left subtree first) and the tree's depth.
+
+    Vectorized by levels: subtree sizes bottom-up, then each node's preorder position is its
+    parent's + 1 (left child) or + 1 + the left subtree's size (right child)."""
+    lv = levels(tree)
+    left, right = tree.left.astype(np.int64), tree.right.astype(np.int64)
+    size = np.ones(tree.n_nodes, dtype=np.int64)
+    for nodes in reversed(lv):
+        inner = nodes[left[nodes] >= 0]
+        size[inner] += size[left[inner]] + size[right[inner]]
+    pos = np.zeros(tree.n_nodes, dtype=np.int64)
+    for nodes in lv:
+        inner = nodes[left[nodes] >= 0]
+        pos[left[inner]] = pos[inner] + 1
+        pos[right[inner]] = pos[inner] + 1 + size[left[inner]]
+    reachable = np.concatenate(lv)
+    order = np.empty(len(reachable), dtype=np.int64)
+    order[pos[reachable]] = reachable
+    return order, len(lv) - 1
 
 
 def flatten(ens: ir.Ensemble) -> Tables:

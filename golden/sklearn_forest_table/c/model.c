@@ -49,12 +49,17 @@ struct node {
 #define FLAG_ZERO_MISSING 0x20000000
 #define FLAG_CATEGORICAL 0x40000000
 
-static const struct node nodes[14] = {
-    {-0.005611643427982926, 8, 4}, {0.0061888848431408405, 268435458, 3}, {NAN, -2147483648, 2}, {NAN, -2147483648, 3},
-    {0.014811381697654724, 2, 6}, {NAN, -2147483648, 5}, {NAN, -2147483648, 6}, {-0.00016962859081104398, 268435464, 11},
-    {0.0061888848431408405, 268435458, 10}, {NAN, -2147483648, 9}, {NAN, -2147483648, 10}, {0.015350287780165672, 268435458, 13},
-    {NAN, -2147483648, 12}, {NAN, -2147483648, 13}
+static const union {
+    unsigned char bytes[224];
+    struct node v[14];
+} nodes_ = {
+    "\000\000\000\020<\374v\277\010\000\000\000\004\000\000\000\000\000\000 \204Yy\077\002\000\000\020\003\000\000\000\000\000\000\000\000\000\370\177\000\000\000\200\002\000\000\000"
+    "\000\000\000\000\000\000\370\177\000\000\000\200\003\000\000\000\000\000\000\000nU\216\077\002\000\000\000\006\000\000\000\000\000\000\000\000\000\370\177\000\000\000\200\005\000\000\000"
+    "\000\000\000\000\000\000\370\177\000\000\000\200\006\000\000\000\000\000\000\200\312;&\277\010\000\000\020\013\000\000\000\000\000\000 \204Yy\077\002\000\000\020\012\000\000\000"
+    "\000\000\000\000\000\000\370\177\000\000\000\200\011\000\000\000\000\000\000\000\000\000\370\177\000\000\000\200\012\000\000\000\000\000\000\300\370o\217\077\002\000\000\020\015\000\000\000"
+    "\000\000\000\000\000\000\370\177\000\000\000\200\014\000\000\000\000\000\000\000\000\000\370\177\000\000\000\200\015\000\000\000"
 };
+#define nodes (nodes_.v)
 
 
 /* One step down from node n; a leaf steps to itself. Arithmetic instead of a branch, so
@@ -68,8 +73,16 @@ static int32_t step(int32_t n, const double *x) {
     return right + left * (n + 1 - right);
 }
 
+/* step for rows without NaN, which need no default direction. */
+static int32_t step_finite(int32_t n, const double *x) {
+    const struct node *nd = &nodes[n];
+    int32_t right = nd->right;
+    int32_t left = x[nd->info & FEATURE_MASK] <= nd->thr;
+    return right + left * (n + 1 - right);
+}
+
 /* Adds every tree for one row, walking TREE_GROUP trees side by side to their depth. */
-static void add_trees(const double *x, double *raw) {
+static void add_trees(const double *x, int finite, double *raw) {
     enum { TREE_GROUP = 8 };
     int32_t idx[TREE_GROUP];
     for (int t0 = 0; t0 < 2; t0 += TREE_GROUP) {
@@ -81,7 +94,7 @@ static void add_trees(const double *x, double *raw) {
         }
         for (int32_t d = 0; d < depth; d++) {
             for (int i = 0; i < g; i++) {
-                idx[i] = step(idx[i], x);
+                idx[i] = finite ? step_finite(idx[i], x) : step(idx[i], x);
             }
         }
         for (int i = 0; i < g; i++) {
@@ -91,14 +104,20 @@ static void add_trees(const double *x, double *raw) {
 }
 
 /* Adds tree t for a block of m rows, walking them side by side to the tree's depth. */
-static void add_tree_block(int t, int m, double (*x)[N_FEATURES], double (*raw)[N_RAW]) {
+static void add_tree_block(int t, int m, double (*x)[N_FEATURES], int finite, double (*raw)[N_RAW]) {
     int32_t idx[BATCH_ROWS];
     for (int r = 0; r < m; r++) {
         idx[r] = tree_root[t];
     }
     for (int32_t d = 0; d < tree_depth[t]; d++) {
-        for (int r = 0; r < m; r++) {
-            idx[r] = step(idx[r], x[r]);
+        if (finite) {
+            for (int r = 0; r < m; r++) {
+                idx[r] = step_finite(idx[r], x[r]);
+            }
+        } else {
+            for (int r = 0; r < m; r++) {
+                idx[r] = step(idx[r], x[r]);
+            }
         }
     }
     for (int r = 0; r < m; r++) {
@@ -106,11 +125,15 @@ static void add_tree_block(int t, int m, double (*x)[N_FEATURES], double (*raw)[
     }
 }
 
-/* Copies a row as the model reads it (as float32). */
-static void narrow(const double *input, double *x) {
+/* Copies a row as the model reads it (as float32);
+   returns whether it holds no NaN. */
+static int narrow(const double *input, double *x) {
+    int finite = 1;
     for (int j = 0; j < N_FEATURES; j++) {
         x[j] = (double)(float)input[j];
+        finite &= x[j] == x[j];
     }
+    return finite;
 }
 
 /* Turns raw scores into the 1 values of score. */
@@ -123,11 +146,11 @@ static void post(const double *raw, double *output) {
 void score(const double *input, double *output) {
     double x[N_FEATURES];
     double raw[N_RAW];
-    narrow(input, x);
+    int finite = narrow(input, x);
     for (int k = 0; k < N_RAW; k++) {
         raw[k] = base_score[k];
     }
-    add_trees(x, raw);
+    add_trees(x, finite, raw);
     for (int k = 0; k < N_RAW; k++) {
         raw[k] /= tree_count[k];
     }
@@ -135,8 +158,15 @@ void score(const double *input, double *output) {
 }
 
 int score_checked(const double *input, size_t n_input, double *output, size_t n_output) {
+    static const union {
+        double d;
+        unsigned char b[8];
+    } one = {1.0};
     if (input == NULL || output == NULL || n_input != N_FEATURES || n_output < N_OUTPUTS) {
         return -1;
+    }
+    if (one.b[7] != 0x3F) { /* the tables are little-endian IEEE-754 */
+        return -2;
     }
     score(input, output);
     return 0;
@@ -148,14 +178,15 @@ void score_batch(const double *rows, size_t n_rows, double *out) {
     double raw[BATCH_ROWS][N_RAW];
     for (size_t start = 0; start < n_rows; start += (size_t)block) {
         int m = n_rows - start < (size_t)block ? (int)(n_rows - start) : block;
+        int finite = 1;
         for (int r = 0; r < m; r++) {
-            narrow(rows + (start + (size_t)r) * N_FEATURES, x[r]);
+            finite &= narrow(rows + (start + (size_t)r) * N_FEATURES, x[r]);
             for (int k = 0; k < N_RAW; k++) {
                 raw[r][k] = base_score[k];
             }
         }
         for (int t = 0; t < 2; t++) {
-            add_tree_block(t, m, x, raw);
+            add_tree_block(t, m, x, finite, raw);
         }
         for (int r = 0; r < m; r++) {
             for (int k = 0; k < N_RAW; k++) {

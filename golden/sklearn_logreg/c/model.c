@@ -27,11 +27,15 @@ static void linear(const double *x, double *raw) {
     }
 }
 
-/* Copies a row as the model reads it. */
-static void narrow(const double *input, double *x) {
+/* Copies a row as the model reads it;
+   returns whether it holds no NaN. */
+static int narrow(const double *input, double *x) {
+    int finite = 1;
     for (int j = 0; j < N_FEATURES; j++) {
         x[j] = input[j];
+        finite &= x[j] == x[j];
     }
+    return finite;
 }
 
 /* Turns raw scores into the 3 values of score. */
@@ -64,8 +68,15 @@ void score(const double *input, double *output) {
 }
 
 int score_checked(const double *input, size_t n_input, double *output, size_t n_output) {
+    static const union {
+        double d;
+        unsigned char b[8];
+    } one = {1.0};
     if (input == NULL || output == NULL || n_input != N_FEATURES || n_output < N_OUTPUTS) {
         return -1;
+    }
+    if (one.b[7] != 0x3F) { /* the tables are little-endian IEEE-754 */
+        return -2;
     }
     score(input, output);
     return 0;

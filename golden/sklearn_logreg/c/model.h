@@ -15,7 +15,8 @@ extern "C" {
 void score(const double *input, double *output);
 
 /* The same with lengths checked: returns 0, or -1 (output untouched) when n_input is not
-   SCORE_N_FEATURES or n_output is less than SCORE_N_OUTPUTS. */
+   SCORE_N_FEATURES or n_output is less than SCORE_N_OUTPUTS,
+   or -2 on a machine that is not little-endian IEEE-754 (the model's tables are). */
 int score_checked(const double *input, size_t n_input, double *output, size_t n_output);
 
 /* Scores n_rows rows stored one after another (row-major); writes 3 values per row. */

@@ -52,11 +52,15 @@ static void add_tree(int t, const double *x, double *raw) {
     add_leaf(t, find_leaf(t, x), x, raw);
 }
 
-/* Copies a row as the model reads it (as float32). */
-static void narrow(const double *input, double *x) {
+/* Copies a row as the model reads it (as float32);
+   returns whether it holds no NaN. */
+static int narrow(const double *input, double *x) {
+    int finite = 1;
     for (int j = 0; j < N_FEATURES; j++) {
         x[j] = (double)(float)input[j];
+        finite &= x[j] == x[j];
     }
+    return finite;
 }
 
 /* Turns raw scores into the 3 values of score. */
@@ -80,8 +84,15 @@ void score(const double *input, double *output) {
 }
 
 int score_checked(const double *input, size_t n_input, double *output, size_t n_output) {
+    static const union {
+        double d;
+        unsigned char b[8];
+    } one = {1.0};
     if (input == NULL || output == NULL || n_input != N_FEATURES || n_output < N_OUTPUTS) {
         return -1;
+    }
+    if (one.b[7] != 0x3F) { /* the tables are little-endian IEEE-754 */
+        return -2;
     }
     score(input, output);
     return 0;
