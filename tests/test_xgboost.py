@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -487,10 +486,8 @@ def test_unsupported_booster_is_named(tmp_path):
 def test_truncated_files_are_input_errors(fraction, ext, tmp_path):
     data = bytes(case("clf_softprob")[0].get_booster().save_raw(ext))
     path = _write(tmp_path, f"cut.{ext}", data[:max(64, int(len(data) * fraction))])
-    start = time.perf_counter()
-    with pytest.raises(InputError) as exc:
+    with pytest.raises(InputError) as exc:   # and no hang: the test would never finish
         load(path)
-    assert time.perf_counter() - start < 5
     assert "save the model again" in _one_line(exc)
 
 
@@ -537,7 +534,8 @@ def test_not_a_model_and_not_fitted(tmp_path):
         load(xgb.XGBRegressor())
 
 
-def test_thousand_deep_trees_load_fast(tmp_path):
+def test_thousand_deep_trees_load(tmp_path):
+    # Load speed is measured in bench/ (transpile seconds), not asserted here.
     model = xgb.XGBRegressor(n_estimators=10, max_depth=8, random_state=0, n_jobs=1).fit(
         rng.normal(size=(3000, 8)), rng.normal(size=3000))
     doc = _doc(model)
@@ -549,11 +547,9 @@ def test_thousand_deep_trees_load_fast(tmp_path):
     path = _write(tmp_path, "big.json", doc)
     n_nodes = sum(len(t["left_children"]) for t in gbm["trees"])
     assert n_nodes > 100_000
-    start = time.perf_counter()
     irm = load(path)
-    elapsed = time.perf_counter() - start
     assert len(irm.raw.trees) == 1000
-    assert elapsed < 3.0, f"{elapsed:.2f} s to load 1000 trees"
+    assert sum(t.n_nodes for t in irm.raw.trees) == n_nodes
 
 
 # --- end to end: generated Go, C and Java ------------------------------------------------------

@@ -181,7 +181,7 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         zero_threshold=target.double(ZERO_THRESHOLD),
         batch_rows=max(1, min(64, 8192 // max(model.n_features, 1))),
         blob_version=tbl.BLOB_VERSION, data_file=target.data_file(names), data=None,
-        layout="linear", linear=False, has_categories=False, has_zero_missing=False, fast=False,
+        layout="linear", linear=False, has_categories=False, has_zero_missing=False, heap=False,
     )
     A = target.array_name
     if isinstance(raw, ir.Linear):
@@ -198,8 +198,11 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         cat_strict=raw.cat_negative == "strict", linear=t.linear is not None,
         base_score=", ".join(target.literal(v, acc) for v in raw.base_score),
         counts=[target.literal(max(int(c), 1), acc) for c in raw.trees_per_output()],
-        tree_bodies=[], fast=chosen == "table" and not (t.has_categories or t.has_zero_missing),
+        tree_bodies=[], heap=chosen == "table" and tbl.heap_eligible(t),
     )
+    if ctx["heap"]:
+        t = tbl.to_heap(t)
+        ctx["heap_depth"] = t.max_depth
     arrays = {"leaf_value": (acc, t.leaf_value), "tree_target": ("int32", t.targets)}
     if t.has_categories:
         arrays["cat_bits"] = ("uint32", t.cat_bits)
@@ -215,9 +218,10 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         ctx["data"] = tbl.blob(t)
         arrays = {}
     else:
-        arrays.update(tree_root=("int32", t.roots), leaf_of=("int32", t.leaf_of))
-        if ctx["fast"]:
-            arrays["tree_depth"] = ("int32", t.depths)
+        if not ctx["heap"]:
+            arrays["tree_root"] = ("int32", t.roots)
+        arrays["leaf_of"] = ("int32", t.leaf_of)
+
         ctx["nodes_decl"] = target.nodes(t)
     ctx["arrays"] = [target.array(A(name), dtype, values) for name, (dtype, values) in arrays.items()]
     return ctx

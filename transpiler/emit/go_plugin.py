@@ -89,17 +89,21 @@ def plugin_files(model: ir.Model, layout: str = "auto") -> dict:
     return files
 
 
-def loader_files(model: ir.Model, package: str | None = None) -> dict:
-    """The generic loader package (loader.go) and this model's file (model.trpm)."""
+def loader_source(package: str = DEFAULT_LOADER_PACKAGE) -> str:
+    """The loader package's loader.go: the same code for every model."""
     from .. import __version__
 
-    package = package or DEFAULT_LOADER_PACKAGE
     Go().check_identifier(package, "--package")
-    text = template_env().get_template("go/loader.go.j2").render(
+    return template_env().get_template("go/loader.go.j2").render(
         package=package, generator=f"transpiler {__version__}",
         file_version=modelfile.FILE_VERSION, blob_version=tbl.BLOB_VERSION,
-        zero_threshold=Go().double(ZERO_THRESHOLD), posts=ir.POSTPROCESSORS)
-    return {"loader.go": text, "model.trpm": modelfile.model_file(model)}
+        zero_threshold=Go().double(ZERO_THRESHOLD))
+
+
+def loader_files(model: ir.Model, package: str | None = None) -> dict:
+    """The generic loader package (loader.go) and this model's file (model.trpm)."""
+    return {"loader.go": loader_source(package or DEFAULT_LOADER_PACKAGE),
+            "model.trpm": modelfile.model_file(model)}
 
 
 def check_options(plugin: bool, loader: bool, lang: str, function, class_name) -> None:

@@ -28,6 +28,11 @@ FLAG_DEFAULT_LEFT = 1 << 28
 FLAG_ZERO_MISSING = 1 << 29
 FLAG_CATEGORICAL = 1 << 30
 
+# Ensembles no deeper than this (without categorical or zero-as-missing splits) are laid out
+# as complete binary trees in heap order: the children of slot i are 2i+1 and 2i+2, so a
+# step is `i = 2i + 1 + (x[f] > t)`, with no child pointer to load and no branch.
+HEAP_MAX_DEPTH = 10
+
 # `auto` chooses code below these sizes: branches run fastest for small models, while tables
 # keep source size, compile time and memory small and linear for large or deep ones.
 CODE_MAX_NODES = 4096
@@ -55,6 +60,7 @@ class Tables:
     has_categories: bool
     max_depth: int
     linear: tuple | None = None   # (const per leaf, start per leaf + 1, feature, coef) or None
+    heap: bool = False            # complete trees in heap order (see to_heap)
 
     @property
     def n_nodes(self) -> int:
@@ -185,8 +191,50 @@ def flatten(ens: ir.Ensemble) -> Tables:
     )
 
 
+def to_heap(t: Tables) -> Tables:
+    """Every tree as a complete binary tree of depth D = t.max_depth, in heap order.
+
+    Tree k owns slots k*(2^D - 1) .. (k+1)*(2^D - 1) - 1 (thr, info = feature | default-left
+    flag) and bottom positions k*2^D .. (k+1)*2^D - 1 in leaf_of. A leaf above the bottom
+    owns every bottom position below it, so the padding slots' tests never matter.
+    Built level by level for all trees at once."""
+    depth = t.max_depth
+    slots, bottoms = 2 ** depth - 1, 2 ** depth
+    n_trees = len(t.roots)
+    thr = np.zeros(n_trees * slots)
+    info = np.zeros(n_trees * slots, dtype=np.int64)
+    leaf_of = np.zeros(n_trees * bottoms, dtype=np.int64)
+    tree = np.arange(n_trees, dtype=np.int64)
+    node = t.roots.astype(np.int64)
+    pos = np.zeros(n_trees, dtype=np.int64)
+    for d in range(depth + 1):
+        leaf = t.info[node] < 0
+        span = 2 ** (depth - d)
+        first = tree[leaf] * bottoms + (pos[leaf] + 1) * span - 1 - slots
+        leaf_of[(first[:, None] + np.arange(span)).reshape(-1)] = np.repeat(t.leaf_of[node[leaf]], span)
+        inner = ~leaf
+        tree, node, pos = tree[inner], node[inner], pos[inner]
+        slot = tree * slots + pos
+        thr[slot] = t.thr[node]
+        info[slot] = t.info[node]
+        tree = np.repeat(tree, 2)
+        node = np.stack([node + 1, t.right[node].astype(np.int64)], axis=1).reshape(-1)
+        pos = np.stack([2 * pos + 1, 2 * pos + 2], axis=1).reshape(-1)
+    return Tables(
+        thr=thr, info=info.astype(np.int32), right=np.zeros(len(thr), dtype=np.int32),
+        leaf_of=leaf_of.astype(np.int32), cat_bits=t.cat_bits, leaf_value=t.leaf_value,
+        roots=(np.arange(n_trees) * slots).astype(np.int32), targets=t.targets,
+        depths=np.full(n_trees, depth, dtype=np.int32), width=t.width,
+        has_zero_missing=False, has_categories=False, max_depth=depth, linear=t.linear,
+        heap=True)
+
+
 def _join(parts, dtype) -> np.ndarray:
     return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+
+def heap_eligible(t: Tables) -> bool:
+    return t.max_depth <= HEAP_MAX_DEPTH and not (t.has_categories or t.has_zero_missing)
 
 
 def choose_layout(tables: Tables, layout: str) -> str:

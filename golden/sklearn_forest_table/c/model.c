@@ -15,17 +15,8 @@ static const int32_t tree_target[2] = {
     0, 0
 };
 
-static const int32_t tree_root[2] = {
-    0, 7
-};
-
-static const int32_t leaf_of[14] = {
-    0, 0, 0, 1, 0, 2, 3, 0,
-    0, 4, 5, 0, 6, 7
-};
-
-static const int32_t tree_depth[2] = {
-    2, 2
+static const int32_t leaf_of[8] = {
+    0, 1, 2, 3, 4, 5, 6, 7
 };
 
 static const double base_score[N_RAW] = {0.0};
@@ -50,78 +41,77 @@ struct node {
 #define FLAG_CATEGORICAL 0x40000000
 
 static const union {
-    unsigned char bytes[224];
-    struct node v[14];
+    unsigned char bytes[96];
+    struct node v[6];
 } nodes_ = {
-    "\000\000\000\020<\374v\277\010\000\000\000\004\000\000\000\000\000\000 \204Yy\077\002\000\000\020\003\000\000\000\000\000\000\000\000\000\370\177\000\000\000\200\002\000\000\000"
-    "\000\000\000\000\000\000\370\177\000\000\000\200\003\000\000\000\000\000\000\000nU\216\077\002\000\000\000\006\000\000\000\000\000\000\000\000\000\370\177\000\000\000\200\005\000\000\000"
-    "\000\000\000\000\000\000\370\177\000\000\000\200\006\000\000\000\000\000\000\200\312;&\277\010\000\000\020\013\000\000\000\000\000\000 \204Yy\077\002\000\000\020\012\000\000\000"
-    "\000\000\000\000\000\000\370\177\000\000\000\200\011\000\000\000\000\000\000\000\000\000\370\177\000\000\000\200\012\000\000\000\000\000\000\300\370o\217\077\002\000\000\020\015\000\000\000"
-    "\000\000\000\000\000\000\370\177\000\000\000\200\014\000\000\000\000\000\000\000\000\000\370\177\000\000\000\200\015\000\000\000"
+    "\000\000\000\020<\374v\277\010\000\000\000\000\000\000\000\000\000\000 \204Yy\077\002\000\000\020\000\000\000\000\000\000\000\000nU\216\077\002\000\000\000\000\000\000\000"
+    "\000\000\000\200\312;&\277\010\000\000\020\000\000\000\000\000\000\000 \204Yy\077\002\000\000\020\000\000\000\000\000\000\000\300\370o\217\077\002\000\000\020\000\000\000\000"
 };
 #define nodes (nodes_.v)
 
 
-/* One step down from node n; a leaf steps to itself. Arithmetic instead of a branch, so
-   several walks overlap in the pipeline. (info >> 28 is the default-left bit: bits 29 and
-   30 are never set on this path, and the sign bit only at leaves, where thr is NaN.) */
-static int32_t step(int32_t n, const double *x) {
-    const struct node *nd = &nodes[n];
-    int32_t info = nd->info, right = nd->right;
-    double v = x[info & FEATURE_MASK];
-    int32_t left = (v <= nd->thr) | ((v != v) & (info >> 28));
-    return right + left * (n + 1 - right);
+enum { DEPTH = 2, SLOTS = 3, BOTTOMS = 4 };
+
+/* One step down from slot i of a tree in heap order (children 2i+1, 2i+2): arithmetic, no
+   branch, so walks of several trees or rows overlap in the pipeline. A row without NaN needs
+   no default direction; NaN goes right unless the node sends missing values left. */
+static int32_t step_finite(const struct node *tree, int32_t i, const double *x) {
+    return 2 * i + 1 + (x[tree[i].info & FEATURE_MASK] > tree[i].thr);
 }
 
-/* step for rows without NaN, which need no default direction. */
-static int32_t step_finite(int32_t n, const double *x) {
-    const struct node *nd = &nodes[n];
-    int32_t right = nd->right;
-    int32_t left = x[nd->info & FEATURE_MASK] <= nd->thr;
-    return right + left * (n + 1 - right);
+static int32_t step(const struct node *tree, int32_t i, const double *x) {
+    const struct node *nd = &tree[i];
+    double v = x[nd->info & FEATURE_MASK];
+    return 2 * i + 1 + ((v > nd->thr) | ((v != v) & ~(nd->info >> 28) & 1));
 }
 
-/* Adds every tree for one row, walking TREE_GROUP trees side by side to their depth. */
+/* Adds every tree for one row, walking TREE_GROUP trees side by side. */
 static void add_trees(const double *x, int finite, double *raw) {
     enum { TREE_GROUP = 8 };
     int32_t idx[TREE_GROUP];
     for (int t0 = 0; t0 < 2; t0 += TREE_GROUP) {
         int g = 2 - t0 < TREE_GROUP ? 2 - t0 : TREE_GROUP;
-        int32_t depth = 0;
+        const struct node *base = nodes + (size_t)t0 * SLOTS;
         for (int i = 0; i < g; i++) {
-            idx[i] = tree_root[t0 + i];
-            depth = tree_depth[t0 + i] > depth ? tree_depth[t0 + i] : depth;
+            idx[i] = 0;
         }
-        for (int32_t d = 0; d < depth; d++) {
-            for (int i = 0; i < g; i++) {
-                idx[i] = finite ? step_finite(idx[i], x) : step(idx[i], x);
+        for (int d = 0; d < DEPTH; d++) {
+            if (finite) {
+                for (int i = 0; i < g; i++) {
+                    idx[i] = step_finite(base + i * SLOTS, idx[i], x);
+                }
+            } else {
+                for (int i = 0; i < g; i++) {
+                    idx[i] = step(base + i * SLOTS, idx[i], x);
+                }
             }
         }
         for (int i = 0; i < g; i++) {
-            add_leaf(t0 + i, leaf_of[idx[i]], x, raw);
+            add_leaf(t0 + i, leaf_of[(t0 + i) * BOTTOMS + idx[i] - SLOTS], x, raw);
         }
     }
 }
 
-/* Adds tree t for a block of m rows, walking them side by side to the tree's depth. */
+/* Adds tree t for a block of m rows, walking them side by side. */
 static void add_tree_block(int t, int m, double (*x)[N_FEATURES], int finite, double (*raw)[N_RAW]) {
+    const struct node *tree = nodes + (size_t)t * SLOTS;
     int32_t idx[BATCH_ROWS];
     for (int r = 0; r < m; r++) {
-        idx[r] = tree_root[t];
+        idx[r] = 0;
     }
-    for (int32_t d = 0; d < tree_depth[t]; d++) {
+    for (int d = 0; d < DEPTH; d++) {
         if (finite) {
             for (int r = 0; r < m; r++) {
-                idx[r] = step_finite(idx[r], x[r]);
+                idx[r] = step_finite(tree, idx[r], x[r]);
             }
         } else {
             for (int r = 0; r < m; r++) {
-                idx[r] = step(idx[r], x[r]);
+                idx[r] = step(tree, idx[r], x[r]);
             }
         }
     }
     for (int r = 0; r < m; r++) {
-        add_leaf(t, leaf_of[idx[r]], x[r], raw[r]);
+        add_leaf(t, leaf_of[t * BOTTOMS + idx[r] - SLOTS], x[r], raw[r]);
     }
 }
 

@@ -117,64 +117,83 @@ func (r *reader) uint32s() []uint32 {
 	return out
 }
 
-// step moves one level down from node n; a leaf steps to itself. The comparison is written
-// so the compiler can use a conditional move (NaN is rare), which lets several walks overlap.
-func step(n int32, x *[NFeatures]float64) int32 {
-	nd := &nodes[n]
+const (
+	depth   = 2
+	slots   = 3
+	bottoms = 4
+)
+
+// stepFinite moves one level down from slot i of a tree in heap order (children 2i+1 and
+// 2i+2), for a row without NaN. It compiles to a conditional set, not a branch, so walks of
+// several trees or rows overlap in the pipeline.
+func stepFinite(tree []node, i int32, x *[NFeatures]float64) int32 {
+	nd := &tree[i]
+	i = 2*i + 1
+	if x[nd.info&featureMask] > nd.thr {
+		i++
+	}
+	return i
+}
+
+// step is stepFinite for rows with NaN, which goes right unless the node sends it left.
+func step(tree []node, i int32, x *[NFeatures]float64) int32 {
+	nd := &tree[i]
 	v := x[nd.info&featureMask]
-	next := nd.right
-	if v <= nd.thr {
-		next = n + 1
+	i = 2*i + 1
+	if v > nd.thr || (v != v && nd.info&flagDefaultLeft == 0) {
+		i++
 	}
-	if v != v && nd.info&flagDefaultLeft != 0 {
-		next = n + 1
-	}
-	return next
+	return i
 }
 
 // treeGroup is how many trees a single row walks side by side.
 const treeGroup = 8
 
-// addTrees adds every tree for one row, walking treeGroup trees side by side to their depth.
-func addTrees(x *[NFeatures]float64, raw *[nRaw]float64) {
+// addTrees adds every tree for one row, walking treeGroup trees side by side.
+func addTrees(x *[NFeatures]float64, finite bool, raw *[nRaw]float64) {
 	var idx [treeGroup]int32
 	for t0 := 0; t0 < 2; t0 += treeGroup {
 		g := 2 - t0
 		if g > treeGroup {
 			g = treeGroup
 		}
-		depth := int32(0)
 		for i := 0; i < g; i++ {
-			idx[i] = treeRoot[t0+i]
-			if treeDepth[t0+i] > depth {
-				depth = treeDepth[t0+i]
-			}
+			idx[i] = 0
 		}
-		for d := int32(0); d < depth; d++ {
+		for d := 0; d < depth; d++ {
 			for i := 0; i < g; i++ {
-				idx[i] = step(idx[i], x)
+				tree := nodes[(t0+i)*slots : (t0+i+1)*slots]
+				if finite {
+					idx[i] = stepFinite(tree, idx[i], x)
+				} else {
+					idx[i] = step(tree, idx[i], x)
+				}
 			}
 		}
 		for i := 0; i < g; i++ {
-			addLeaf(t0+i, leafOf[idx[i]], x, raw)
+			addLeaf(t0+i, leafOf[(t0+i)*bottoms+int(idx[i])-slots], x, raw)
 		}
 	}
 }
 
-// addTreeBlock adds tree t for a block of rows, walking them side by side to the tree's depth.
-func addTreeBlock(t int, xs [][NFeatures]float64, raws [][nRaw]float64) {
+// addTreeBlock adds tree t for a block of rows, walking them side by side.
+func addTreeBlock(t int, xs [][NFeatures]float64, finite bool, raws [][nRaw]float64) {
 	var idx [batchRows]int32
+	tree := nodes[t*slots : (t+1)*slots]
 	m := len(xs)
-	for r := 0; r < m; r++ {
-		idx[r] = treeRoot[t]
-	}
-	for d := int32(0); d < treeDepth[t]; d++ {
-		for r := 0; r < m; r++ {
-			idx[r] = step(idx[r], &xs[r])
+	for d := 0; d < depth; d++ {
+		if finite {
+			for r := 0; r < m; r++ {
+				idx[r] = stepFinite(tree, idx[r], &xs[r])
+			}
+		} else {
+			for r := 0; r < m; r++ {
+				idx[r] = step(tree, idx[r], &xs[r])
+			}
 		}
 	}
 	for r := 0; r < m; r++ {
-		addLeaf(t, leafOf[idx[r]], &xs[r], &raws[r])
+		addLeaf(t, leafOf[t*bottoms+int(idx[r])-slots], &xs[r], &raws[r])
 	}
 }
 
@@ -183,11 +202,17 @@ func addLeaf(t int, leaf int32, x *[NFeatures]float64, raw *[nRaw]float64) {
 	raw[treeTarget[t]] += leafValue[leaf]
 }
 
-// narrow copies a row into x as the model reads it (as float32).
-func narrow(input []float64, x *[NFeatures]float64) {
+// narrow copies a row into x as the model reads it (as float32),
+// and reports whether it holds no NaN.
+func narrow(input []float64, x *[NFeatures]float64) bool {
+	finite := true
 	for j := range x {
 		x[j] = float64(float32(input[j]))
+		if x[j] != x[j] {
+			finite = false
+		}
 	}
+	return finite
 }
 
 // post turns raw scores into the 1 values Score returns.
@@ -201,10 +226,10 @@ func post(raw *[nRaw]float64, output []float64) {
 // It panics when input is shorter than NFeatures; ScoreChecked returns an error instead.
 func Score(input []float64) []float64 {
 	var x [NFeatures]float64
-	narrow(input, &x)
+	finite := narrow(input, &x)
 	output := make([]float64, NOutputs)
 	var raw [nRaw]float64
-	score(&x, &raw, output)
+	score(&x, finite, &raw, output)
 	return output
 }
 
@@ -216,9 +241,9 @@ func ScoreChecked(input []float64) ([]float64, error) {
 	return Score(input), nil
 }
 
-func score(x *[NFeatures]float64, raw *[nRaw]float64, output []float64) {
+func score(x *[NFeatures]float64, finite bool, raw *[nRaw]float64, output []float64) {
 	*raw = baseScore
-	addTrees(x, raw)
+	addTrees(x, finite, raw)
 	for k := range raw {
 		raw[k] /= treeCount[k]
 	}
@@ -243,14 +268,17 @@ func ScoreBatch(rows []float64, out []float64) {
 		if m > batchRows {
 			m = batchRows
 		}
+		finite := true
 		for r := 0; r < m; r++ {
-			narrow(rows[(start+r)*NFeatures:], &xs[r])
+			if !narrow(rows[(start+r)*NFeatures:], &xs[r]) {
+				finite = false
+			}
 		}
 		for r := 0; r < m; r++ {
 			raws[r] = baseScore
 		}
 		for t := 0; t < 2; t++ {
-			addTreeBlock(t, xs[:m], raws[:m])
+			addTreeBlock(t, xs[:m], finite, raws[:m])
 		}
 		for r := 0; r < m; r++ {
 			for k := range raws[r] {

@@ -82,50 +82,60 @@ public final class Model {
         return out;
     }
 
-    /** One step down from node n; a leaf steps to itself. */
-    private static int step(int n, double[] x) {
-        int info = NODE_INFO[n];
-        double v = x[info & FEATURE_MASK];
-        int next = v <= NODE_THR[n] ? n + 1 : NODE_RIGHT[n];
-        if (v != v && (info & FLAG_DEFAULT_LEFT) != 0) {
-            next = n + 1;
-        }
-        return next;
+    private static final int DEPTH = 2;
+    private static final int SLOTS = 3;
+    private static final int BOTTOMS = 4;
+
+    /** One step down from slot i of the tree at slot base, in heap order (children 2i+1, 2i+2). */
+    private static int stepFinite(int base, int i, double[] x) {
+        int s = base + i;
+        return 2 * i + (x[NODE_INFO[s] & FEATURE_MASK] > NODE_THR[s] ? 2 : 1);
     }
 
-    /** Adds every tree for one row, walking 8 trees side by side to their depth. */
-    private static void addTrees(double[] x, double[] raw, int ro) {
+    /** stepFinite for rows with NaN, which goes right unless the node sends it left. */
+    private static int step(int base, int i, double[] x) {
+        int s = base + i;
+        int info = NODE_INFO[s];
+        double v = x[info & FEATURE_MASK];
+        boolean right = v > NODE_THR[s] || (v != v && (info & FLAG_DEFAULT_LEFT) == 0);
+        return 2 * i + (right ? 2 : 1);
+    }
+
+    /** Adds every tree for one row, walking 8 trees side by side. */
+    private static void addTrees(double[] x, boolean finite, double[] raw, int ro) {
         int[] idx = new int[8];
         for (int t0 = 0; t0 < 2; t0 += 8) {
             int g = Math.min(8, 2 - t0);
-            int depth = 0;
-            for (int i = 0; i < g; i++) {
-                idx[i] = TREE_ROOT[t0 + i];
-                depth = Math.max(depth, TREE_DEPTH[t0 + i]);
-            }
-            for (int d = 0; d < depth; d++) {
+            java.util.Arrays.fill(idx, 0);
+            for (int d = 0; d < DEPTH; d++) {
                 for (int i = 0; i < g; i++) {
-                    idx[i] = step(idx[i], x);
+                    int base = (t0 + i) * SLOTS;
+                    idx[i] = finite ? stepFinite(base, idx[i], x) : step(base, idx[i], x);
                 }
             }
             for (int i = 0; i < g; i++) {
-                addLeaf(t0 + i, LEAF_OF[idx[i]], x, raw, ro);
+                addLeaf(t0 + i, LEAF_OF[(t0 + i) * BOTTOMS + idx[i] - SLOTS], x, raw, ro);
             }
         }
     }
 
-    /** Adds tree t for rows xs[0..m) into raw, walking them side by side to the tree's depth. */
-    private static void addTreeBlock(int t, int m, double[][] xs, double[] raw, int[] idx) {
-        for (int r = 0; r < m; r++) {
-            idx[r] = TREE_ROOT[t];
-        }
-        for (int d = 0; d < TREE_DEPTH[t]; d++) {
-            for (int r = 0; r < m; r++) {
-                idx[r] = step(idx[r], xs[r]);
+    /** Adds tree t for rows xs[0..m) into raw, walking them side by side. */
+    private static void addTreeBlock(int t, int m, double[][] xs, boolean finite, double[] raw, int[] idx) {
+        int base = t * SLOTS;
+        java.util.Arrays.fill(idx, 0);
+        for (int d = 0; d < DEPTH; d++) {
+            if (finite) {
+                for (int r = 0; r < m; r++) {
+                    idx[r] = stepFinite(base, idx[r], xs[r]);
+                }
+            } else {
+                for (int r = 0; r < m; r++) {
+                    idx[r] = step(base, idx[r], xs[r]);
+                }
             }
         }
         for (int r = 0; r < m; r++) {
-            addLeaf(t, LEAF_OF[idx[r]], xs[r], raw, r * N_RAW);
+            addLeaf(t, LEAF_OF[t * BOTTOMS + idx[r] - SLOTS], xs[r], raw, r * N_RAW);
         }
     }
 
@@ -135,10 +145,13 @@ public final class Model {
     }
 
     /** Copies a row (at offset io) as the model reads it (as float32). */
-    private static void narrow(double[] input, int io, double[] x) {
+    private static boolean narrow(double[] input, int io, double[] x) {
+        boolean finite = true;
         for (int j = 0; j < N_FEATURES; j++) {
             x[j] = (double) (float) input[io + j];
+            finite &= x[j] == x[j];
         }
+        return finite;
     }
 
     /** Turns raw scores (at offset ro) into the values of {@code score} (at offset oo). */
@@ -164,15 +177,15 @@ public final class Model {
         double[] x = new double[N_FEATURES];
         double[] raw = new double[N_RAW];
         double[] output = new double[N_OUTPUTS];
-        narrow(input, 0, x);
-        scoreRaw(x, raw);
+        boolean finite = narrow(input, 0, x);
+        scoreRaw(x, finite, raw);
         post(raw, 0, output, 0);
         return output;
     }
 
-    private static void scoreRaw(double[] x, double[] raw) {
+    private static void scoreRaw(double[] x, boolean finite, double[] raw) {
         System.arraycopy(BASE_SCORE, 0, raw, 0, N_RAW);
-        addTrees(x, raw, 0);
+        addTrees(x, finite, raw, 0);
         for (int k = 0; k < N_RAW; k++) {
             raw[k] /= TREE_COUNT[k];
         }
@@ -192,14 +205,15 @@ public final class Model {
         double[] raw = new double[BATCH_ROWS * N_RAW];
         for (int start = 0; start < nRows; start += BATCH_ROWS) {
             int m = Math.min(BATCH_ROWS, nRows - start);
+            boolean finite = true;
             for (int r = 0; r < m; r++) {
-                narrow(rows, (start + r) * N_FEATURES, xs[r]);
+                finite &= narrow(rows, (start + r) * N_FEATURES, xs[r]);
             }
             for (int r = 0; r < m; r++) {
                 System.arraycopy(BASE_SCORE, 0, raw, r * N_RAW, N_RAW);
             }
             for (int t = 0; t < 2; t++) {
-                addTreeBlock(t, m, xs, raw, idx);
+                addTreeBlock(t, m, xs, finite, raw, idx);
             }
             for (int i = 0; i < m * N_RAW; i++) {
                 raw[i] /= TREE_COUNT[i % N_RAW];

@@ -25,11 +25,17 @@ var intercept = [...]float64{
 	0.1, -0.2, 0.1,
 }
 
-// narrow copies a row into x as the model reads it.
-func narrow(input []float64, x *[NFeatures]float64) {
+// narrow copies a row into x as the model reads it,
+// and reports whether it holds no NaN.
+func narrow(input []float64, x *[NFeatures]float64) bool {
+	finite := true
 	for j := range x {
 		x[j] = input[j]
+		if x[j] != x[j] {
+			finite = false
+		}
 	}
+	return finite
 }
 
 // linear computes the raw scores: coef . x in feature order, then the intercept.
@@ -66,10 +72,10 @@ func post(raw *[nRaw]float64, output []float64) {
 // It panics when input is shorter than NFeatures; ScoreChecked returns an error instead.
 func Score(input []float64) []float64 {
 	var x [NFeatures]float64
-	narrow(input, &x)
+	finite := narrow(input, &x)
 	output := make([]float64, NOutputs)
 	var raw [nRaw]float64
-	score(&x, &raw, output)
+	score(&x, finite, &raw, output)
 	return output
 }
 
@@ -81,7 +87,7 @@ func ScoreChecked(input []float64) ([]float64, error) {
 	return Score(input), nil
 }
 
-func score(x *[NFeatures]float64, raw *[nRaw]float64, output []float64) {
+func score(x *[NFeatures]float64, finite bool, raw *[nRaw]float64, output []float64) {
 	linear(x, raw)
 	post(raw, output)
 }
@@ -104,11 +110,14 @@ func ScoreBatch(rows []float64, out []float64) {
 		if m > batchRows {
 			m = batchRows
 		}
+		finite := true
 		for r := 0; r < m; r++ {
-			narrow(rows[(start+r)*NFeatures:], &xs[r])
+			if !narrow(rows[(start+r)*NFeatures:], &xs[r]) {
+				finite = false
+			}
 		}
 		for r := 0; r < m; r++ {
-			score(&xs[r], &raws[r], out[(start+r)*NOutputs:(start+r+1)*NOutputs])
+			score(&xs[r], finite, &raws[r], out[(start+r)*NOutputs:(start+r+1)*NOutputs])
 		}
 	}
 }

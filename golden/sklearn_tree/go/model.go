@@ -59,11 +59,17 @@ func addTree(t int, x *[NFeatures]float64, raw *[nRaw]float64) {
 	addLeaf(t, findLeaf(t, x), x, raw)
 }
 
-// narrow copies a row into x as the model reads it (as float32).
-func narrow(input []float64, x *[NFeatures]float64) {
+// narrow copies a row into x as the model reads it (as float32),
+// and reports whether it holds no NaN.
+func narrow(input []float64, x *[NFeatures]float64) bool {
+	finite := true
 	for j := range x {
 		x[j] = float64(float32(input[j]))
+		if x[j] != x[j] {
+			finite = false
+		}
 	}
+	return finite
 }
 
 // post turns raw scores into the 3 values Score returns.
@@ -77,10 +83,10 @@ func post(raw *[nRaw]float64, output []float64) {
 // It panics when input is shorter than NFeatures; ScoreChecked returns an error instead.
 func Score(input []float64) []float64 {
 	var x [NFeatures]float64
-	narrow(input, &x)
+	finite := narrow(input, &x)
 	output := make([]float64, NOutputs)
 	var raw [nRaw]float64
-	score(&x, &raw, output)
+	score(&x, finite, &raw, output)
 	return output
 }
 
@@ -92,7 +98,7 @@ func ScoreChecked(input []float64) ([]float64, error) {
 	return Score(input), nil
 }
 
-func score(x *[NFeatures]float64, raw *[nRaw]float64, output []float64) {
+func score(x *[NFeatures]float64, finite bool, raw *[nRaw]float64, output []float64) {
 	*raw = baseScore
 	for t := 0; t < 1; t++ {
 		addTree(t, x, raw)

@@ -58,10 +58,13 @@ public final class Model {
     }
 
     /** Copies a row (at offset io) as the model reads it (as float32). */
-    private static void narrow(double[] input, int io, double[] x) {
+    private static boolean narrow(double[] input, int io, double[] x) {
+        boolean finite = true;
         for (int j = 0; j < N_FEATURES; j++) {
             x[j] = (double) (float) input[io + j];
+            finite &= x[j] == x[j];
         }
+        return finite;
     }
 
     /** Turns raw scores (at offset ro) into the values of {@code score} (at offset oo). */
@@ -87,13 +90,13 @@ public final class Model {
         double[] x = new double[N_FEATURES];
         double[] raw = new double[N_RAW];
         double[] output = new double[N_OUTPUTS];
-        narrow(input, 0, x);
-        scoreRaw(x, raw);
+        boolean finite = narrow(input, 0, x);
+        scoreRaw(x, finite, raw);
         post(raw, 0, output, 0);
         return output;
     }
 
-    private static void scoreRaw(double[] x, double[] raw) {
+    private static void scoreRaw(double[] x, boolean finite, double[] raw) {
         System.arraycopy(BASE_SCORE, 0, raw, 0, N_RAW);
         for (int t = 0; t < 1; t++) {
             addTree(t, x, raw, 0);
@@ -113,8 +116,9 @@ public final class Model {
         double[] raw = new double[BATCH_ROWS * N_RAW];
         for (int start = 0; start < nRows; start += BATCH_ROWS) {
             int m = Math.min(BATCH_ROWS, nRows - start);
+            boolean finite = true;
             for (int r = 0; r < m; r++) {
-                narrow(rows, (start + r) * N_FEATURES, xs[r]);
+                finite &= narrow(rows, (start + r) * N_FEATURES, xs[r]);
             }
             for (int r = 0; r < m; r++) {
                 System.arraycopy(BASE_SCORE, 0, raw, r * N_RAW, N_RAW);
