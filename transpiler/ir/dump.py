@@ -5,6 +5,7 @@ import json
 import math
 
 
+from .kernel import Kernel
 from .model import Ensemble, Linear, Model
 
 
@@ -53,11 +54,22 @@ def dump(model: Model) -> dict:
                  "intercept": [_num(v) for v in raw.intercept]}
         if raw.accumulate != "float64":
             raw_d["accumulate"] = raw.accumulate
+    elif isinstance(raw, Kernel):
+        raw_d = {"kind": "kernel", "kernel": raw.kernel, "gamma": _num(raw.gamma),
+                 "coef0": _num(raw.coef0), "degree": raw.degree,
+                 "support": [[_num(v) for v in row] for row in raw.support],
+                 "coef": [[_num(v) for v in row] for row in raw.coef],
+                 "intercept": [_num(v) for v in raw.intercept]}
     else:
         raise TypeError(type(raw).__name__)
     if raw.missing_value is not None:   # only when set, so older dumps stay byte-identical
         raw_d["missing_value"] = _num(raw.missing_value)
-    return {
+    extra = {}
+    if model.pre:                       # likewise: keys only for models that use them
+        extra["pre"] = dump_steps(model.pre)
+    if model.post_params:
+        extra["post_params"] = [_num(v) for v in model.post_params]
+    return {**extra,
         "n_features": model.n_features, "n_outputs": model.n_outputs, "task": model.task,
         "output_kind": model.output_kind, "post": model.post, "post_scale": _num(model.post_scale),
         "classes": [c if isinstance(c, str) else _num(c) for c in model.classes],
@@ -66,8 +78,26 @@ def dump(model: Model) -> dict:
     }
 
 
+def dump_steps(steps) -> list:
+    """Preprocessing steps (ir.preprocess) as JSON-ready dicts."""
+    return [_step(s) for s in steps]
+
+
+def _step(step) -> dict:
+    d = {"step": type(step).__name__}
+    for name in step.__dataclass_fields__:
+        v = getattr(step, name)
+        if name == "parts":
+            d[name] = [[_step(s) for s in part] for part in v]
+        elif hasattr(v, "tolist"):
+            d[name] = [_num(x) if isinstance(x, float) else x for x in v.tolist()]
+        else:
+            d[name] = v if isinstance(v, str) or v is None else _num(v)
+    return d
+
+
 def dumps(model: Model) -> str:
     return json.dumps(dump(model), indent=1, sort_keys=True) + "\n"
 
 
-__all__ = ["dump", "dumps"]
+__all__ = ["dump", "dump_steps", "dumps"]

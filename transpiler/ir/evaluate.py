@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import Ensemble, Linear, Model
+from . import preprocess as pp
+from .kernel import Kernel
+from .model import CALIBRATED_RECORD, Ensemble, Linear, Model
 
 # LightGBM's kZeroThreshold is the float literal 1e-35f; |x| <= this counts as zero.
 ZERO_THRESHOLD = float(np.float32(1e-35))  # 1.0000000180025095e-35
@@ -20,16 +22,126 @@ def evaluate(model: Model, rows) -> np.ndarray:
         X = X[None, :]
     if X.shape[1] != model.n_features:
         raise ValueError(f"rows have {X.shape[1]} features, the model expects {model.n_features}")
+    if model.pre:
+        X = preprocess(model.pre, X)
     if isinstance(model.raw, Ensemble):
         raw = ensemble_raw(model.raw, X)
         dtype = np.dtype(model.raw.accumulate)
     elif isinstance(model.raw, Linear):
         raw = linear_raw(model.raw, X)
         dtype = np.dtype(model.raw.accumulate)
+    elif isinstance(model.raw, Kernel):
+        raw = kernel_raw(model.raw, X)
+        dtype = np.dtype(np.float64)
     else:
         raise TypeError(f"unknown raw stage {type(model.raw).__name__}")
-    out = postprocess(model.post, raw.astype(dtype), dtype.type(model.post_scale))
+    out = postprocess(model.post, raw.astype(dtype), dtype.type(model.post_scale),
+                      model.post_params)
     return out.astype(np.float64)
+
+
+# --- preprocessing (ir.preprocess) ----------------------------------------------------
+
+def preprocess(steps, X: np.ndarray) -> np.ndarray:
+    for step in steps:
+        X = _step(step, X)
+    return X
+
+
+def _missing(X: np.ndarray, missing) -> np.ndarray:
+    return np.isnan(X) if missing is None else X == missing
+
+
+def _step(step, X: np.ndarray) -> np.ndarray:
+    if isinstance(step, pp.Elementwise):
+        op = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[step.op]
+        with np.errstate(all="ignore"):
+            return op(X, step.values[None, :])
+    if isinstance(step, pp.Clip):
+        return np.where(X < step.lo, step.lo, np.where(X > step.hi, step.hi, X))
+    if isinstance(step, pp.Impute):
+        return np.where(_missing(X, step.missing), step.fill[None, :], X)
+    if isinstance(step, pp.Indicator):
+        return _missing(X, step.missing).astype(np.float64)
+    if isinstance(step, pp.Binarize):
+        return (X > step.threshold).astype(np.float64)
+    if isinstance(step, pp.Normalize):
+        return _normalize(step.norm, X)
+    if isinstance(step, pp.Select):
+        return X[:, step.index]
+    if isinstance(step, pp.Products):
+        out = np.empty((X.shape[0], len(step.left)))
+        ones = np.ones(X.shape[0])
+        for k, (a, b) in enumerate(zip(step.left.tolist(), step.right.tolist())):
+            out[:, k] = (out[:, a] if a >= 0 else ones) * (X[:, b] if b >= 0 else ones)
+        return out
+    if isinstance(step, pp.Encode):
+        out = np.empty_like(X)
+        for j in range(X.shape[1]):
+            known = step.values[step.start[j]:step.start[j + 1]]
+            pos = np.minimum(np.searchsorted(known, X[:, j]), max(len(known) - 1, 0))
+            hit = known[pos] == X[:, j] if len(known) else np.zeros(len(X), dtype=bool)
+            out[:, j] = np.where(hit, pos, np.where(np.isnan(X[:, j]), step.missing[j], step.unknown))
+        return out
+    if isinstance(step, pp.Concat):
+        return np.hstack([preprocess(part, X) for part in step.parts])
+    raise TypeError(f"unknown preprocessing step {type(step).__name__}")
+
+
+def _normalize(norm: str, X: np.ndarray) -> np.ndarray:
+    s = np.zeros(X.shape[0])
+    for j in range(X.shape[1]):
+        if norm == "l1":
+            s = s + np.abs(X[:, j])
+        elif norm == "l2":
+            s = s + X[:, j] * X[:, j]
+        else:
+            a = np.abs(X[:, j])
+            s = np.where(a > s, a, s)             # a NaN never wins the comparison
+    if norm == "l2":
+        s = np.sqrt(s)
+    s = np.where(s < pp.EPS10, 1.0, s)
+    return X / s[:, None]
+
+
+# --- kernel machines (ir.kernel) -------------------------------------------------------
+
+def _powi(base: np.ndarray, times: int) -> np.ndarray:
+    r, t = np.ones_like(base), base
+    while times > 0:
+        if times % 2 == 1:
+            r = r * t
+        t = t * t
+        times //= 2
+    return r
+
+
+def kernel_values(km: Kernel, X: np.ndarray) -> np.ndarray:
+    """(n_rows, n_sv): the kernel of every row with every support vector, in IR order."""
+    sv = km.support
+    acc = np.zeros((X.shape[0], sv.shape[0]))
+    with np.errstate(all="ignore"):
+        for j in range(X.shape[1]):
+            if km.kernel == "rbf":
+                d = X[:, j, None] - sv[None, :, j]
+                acc = acc + d * d
+            else:
+                acc = acc + X[:, j, None] * sv[None, :, j]
+        if km.kernel == "rbf":
+            return np.exp(-km.gamma * acc)
+        if km.kernel == "poly":
+            return _powi(km.gamma * acc + km.coef0, km.degree)
+        if km.kernel == "sigmoid":
+            return np.tanh(km.gamma * acc + km.coef0)
+    return acc
+
+
+def kernel_raw(km: Kernel, X: np.ndarray) -> np.ndarray:
+    k = kernel_values(km, X)
+    out = np.zeros((X.shape[0], km.n_outputs))
+    for i in range(k.shape[1]):
+        out = out + km.coef[None, :, i] * k[:, i, None]
+    return out + km.intercept[None, :]
 
 
 def linear_raw(lin: Linear, X: np.ndarray) -> np.ndarray:
@@ -153,7 +265,7 @@ def _exp(a: np.ndarray) -> np.ndarray:
     return np.exp(a)
 
 
-def postprocess(post: str, raw: np.ndarray, scale) -> np.ndarray:
+def postprocess(post: str, raw: np.ndarray, scale, params=()) -> np.ndarray:
     t = raw.dtype.type
     one = t(1)
 
@@ -200,4 +312,103 @@ def postprocess(post: str, raw: np.ndarray, scale) -> np.ndarray:
         return np.sign(raw) * raw * raw
     if post == "argmax":
         return np.argmax(raw, axis=1).astype(raw.dtype)[:, None]
+    if post == "ovo_votes":
+        return _ovo_votes(raw)
+    if post == "samme":
+        r = raw / params[0]
+        if r.shape[1] == 2:
+            d = -r[:, 0] + r[:, 1]
+            z = np.stack([-d / 2, d / 2], axis=1)
+        else:
+            z = r / (r.shape[1] - 1)
+        return postprocess("softmax", z, scale)
+    if post == "weighted_median":
+        return _weighted_median(raw, np.asarray(params, dtype=np.float64))
+    if post == "isolation":
+        denominator, offset = params
+        q = raw / denominator if denominator != 0 else np.ones_like(raw)
+        return -(2.0 ** -q) - offset
+    if post == "calibrated":
+        return _calibrated(raw, params)
     raise ValueError(f"unknown post-processor {post!r}")
+
+
+def _ovo_votes(raw: np.ndarray) -> np.ndarray:
+    n = raw.shape[0]
+    k = int(round((1 + (1 + 8 * raw.shape[1]) ** 0.5) / 2))
+    votes, conf = np.zeros((n, k)), np.zeros((n, k))
+    p = 0
+    for i in range(k):
+        for j in range(i + 1, k):
+            d = raw[:, p]
+            conf[:, i] = conf[:, i] - (-d)
+            conf[:, j] = conf[:, j] + (-d)
+            neg = d < 0
+            votes[:, i] += ~neg
+            votes[:, j] += neg
+            p += 1
+    return votes + conf / (3 * (np.abs(conf) + 1))
+
+
+def _weighted_median(raw: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    order = np.argsort(raw, axis=1, kind="stable")
+    cdf = np.zeros(raw.shape)
+    run = np.zeros(raw.shape[0])
+    for c in range(raw.shape[1]):
+        run = run + weights[order[:, c]]
+        cdf[:, c] = run
+    first = np.argmax(cdf >= 0.5 * run[:, None], axis=1)
+    rows = np.arange(raw.shape[0])
+    return raw[rows, order[rows, first]][:, None]
+
+
+def calibration_records(params):
+    """(n_classes, n_folds, records as (fold, source, target, kind, a, b, xs, ys) tuples)."""
+    n_classes, n_folds, n_records = (int(v) for v in params[:3])
+    base = 3 + CALIBRATED_RECORD * n_records
+    pool = np.asarray(params[base:], dtype=np.float64)
+    records = []
+    for r in range(n_records):
+        fold, source, target, kind, a, b, start, count = params[3 + CALIBRATED_RECORD * r:
+                                                                3 + CALIBRATED_RECORD * (r + 1)]
+        start, count = int(start), int(count)
+        records.append((int(fold), int(source), int(target), int(kind), float(a), float(b),
+                        pool[start:start + count], pool[start + count:start + 2 * count]))
+    return n_classes, n_folds, records
+
+
+def isotonic(v: np.ndarray, lo: float, hi: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """scipy's interp1d (linear) after clipping to [lo, hi], as IsotonicRegression predicts."""
+    v = np.clip(v, lo, hi)
+    if len(xs) == 1:
+        return np.full(v.shape, ys[0])
+    i = np.clip(np.searchsorted(xs, v), 1, len(xs) - 1)
+    slope = (ys[i] - ys[i - 1]) / (xs[i] - xs[i - 1])
+    return slope * (v - xs[i - 1]) + ys[i - 1]
+
+
+def _calibrated(raw: np.ndarray, params) -> np.ndarray:
+    n_classes, n_folds, records = calibration_records(params)
+    total = np.zeros((raw.shape[0], n_classes))
+    for fold in range(n_folds):
+        p = np.zeros((raw.shape[0], n_classes))
+        for f, source, target, kind, a, b, xs, ys in records:
+            if f != fold:
+                continue
+            v = raw[:, source]
+            if kind == 0:
+                with np.errstate(over="ignore"):
+                    p[:, target] = 1.0 / (1.0 + np.exp(a * v + b))
+            else:
+                p[:, target] = isotonic(v, a, b, xs, ys)
+        if n_classes == 2:
+            p[:, 0] = 1.0 - p[:, 1]
+        else:
+            s = np.zeros(raw.shape[0])
+            for c in range(n_classes):
+                s = s + p[:, c]
+            with np.errstate(all="ignore"):
+                p = np.where(s[:, None] != 0, p / s[:, None], 1 / n_classes)
+        p[(1.0 < p) & (p <= 1.0 + 1e-5)] = 1.0
+        total = total + p
+    return total / n_folds

@@ -47,7 +47,30 @@ POSTPROCESSORS = (
     "argmax",           # out = [index of the largest raw value] (multi:softmax)
     "softplus",         # out[i] = log1p(exp(raw[i])) (LightGBM 4.x cross_entropy_lambda)
     "signed_square",    # out[i] = sign(raw[i]) * raw[i] * raw[i], left to right (LightGBM reg_sqrt)
+    # The following read Model.post_params (numbers; the layout is given with each).
+    "ovo_votes",        # raw: one value d per class pair (i, j), i < j, in order (k classes):
+                        #   d < 0 votes for j, anything else for i; conf[i] -= -d; conf[j] += -d;
+                        #   out[c] = votes[c] + conf[c] / (3 * (|conf[c]| + 1))   (no params)
+    "samme",            # params (W,): r = raw / W; k == 2: d = -r[0] + r[1], z = [-d / 2, d / 2];
+                        #   else z = r / (k - 1); out = softmax(z) (as "softmax")
+    "weighted_median",  # params: a weight per raw value. Raw values sorted ascending (ties in
+                        #   raw order), weights summed in that order from 0.0 to cdf; out = [the
+                        #   first sorted value with cdf >= 0.5 * total]
+    "isolation",        # params (denominator, offset): out = -(2 ** -(raw / denominator)) - offset;
+                        #   denominator 0 -> out = -(2 ** -1) - offset
+    "calibrated",       # params: see CALIBRATED below
 )
+# "calibrated" (CalibratedClassifierCV): params = (n_classes, n_folds, n_records, records...,
+# pool...). A record is 8 numbers (fold, source, target, kind, a, b, start, count), grouped by
+# fold in order. Per fold: p = zeros(n_classes); for its records: v = raw[source];
+#   kind 0 (sigmoid): p[target] = 1 / (1 + exp(a * v + b))
+#   kind 1 (isotonic): v = clip(v, a, b) (NaN stays NaN); xs = pool[start:start+count],
+#     ys = pool[start+count:start+2*count]; count == 1 -> ys[0]; else i = the number of xs < v,
+#     clipped to 1 .. count-1; out = (ys[i] - ys[i-1]) / (xs[i] - xs[i-1]) * (v - xs[i-1]) + ys[i-1]
+# then n_classes == 2: p[0] = 1 - p[1]; else s = sum(p) in order from 0.0: p = p / s, or
+# 1 / n_classes everywhere when s == 0; then values in (1, 1 + 1e-5] become 1. The output is
+# the sum of the folds' p, in fold order from 0.0, divided by n_folds.
+CALIBRATED_RECORD = 8
 # sigmoid-family post-processors compute 1 / (1 + exp(-post_scale * raw)) (LightGBM's `sigmoid`)
 
 
@@ -191,8 +214,8 @@ class Linear:
 class Model:
     """A whole model: raw scores, a post-processor, and what the generated code reports."""
 
-    n_features: int
-    raw: object                         # Ensemble | Linear
+    n_features: int                     # width of the caller's row (before `pre`)
+    raw: object                         # Ensemble | Linear | Kernel
     post: str = "identity"
     post_scale: float = 1.0             # sigmoid slope; 1.0 everywhere but LightGBM's `sigmoid`
     task: str = "regression"            # "regression" | "classification" | "ranking"
@@ -202,9 +225,24 @@ class Model:
     source_version: str = ""
     output_kind: str = "predict"        # "predict" | "predict_proba" | "decision_function"
     meta: dict = field(default_factory=dict)
+    pre: tuple = ()                     # preprocessing steps (ir.preprocess); input -> raw stage
+    post_params: tuple = ()             # numbers for the post-processors that need them
 
     def __post_init__(self):
         assert self.post in POSTPROCESSORS, self.post
+        if self.pre:
+            from .preprocess import check_chain
+
+            assert check_chain(self.pre, self.n_features) == self.n_x
+
+    @property
+    def n_x(self) -> int:
+        """Width of the vector the raw stage reads: n_features after the preprocessing steps."""
+        if not self.pre:
+            return self.n_features
+        from .preprocess import chain_width
+
+        return chain_width(self.pre, self.n_features)
 
     @property
     def n_outputs(self) -> int:
@@ -212,6 +250,10 @@ class Model:
         k = self.raw.n_outputs
         if self.post in ("binary_sigmoid", "binary_modified_huber"):
             return 2
-        if self.post == "argmax":
+        if self.post in ("argmax", "weighted_median"):
             return 1
+        if self.post == "ovo_votes":
+            return int(round((1 + (1 + 8 * k) ** 0.5) / 2))
+        if self.post == "calibrated":
+            return int(self.post_params[0])
         return k

@@ -13,9 +13,11 @@ import os
 
 from .. import ir
 from ..errors import InputError, unsupported
-from . import files, lgbm, sklearn_linear, sklearn_trees, xgb
+from . import (files, lgbm, sklearn_boosting, sklearn_calibration, sklearn_linear, sklearn_pipeline,
+               sklearn_svm, sklearn_trees, xgb)
 
-FAMILIES = (sklearn_trees, sklearn_linear, xgb, lgbm)
+FAMILIES = (sklearn_trees, sklearn_linear, sklearn_boosting, sklearn_svm, sklearn_pipeline,
+            sklearn_calibration, xgb, lgbm)
 
 
 def supported_models() -> list[tuple[str, str]]:
