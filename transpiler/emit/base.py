@@ -18,6 +18,7 @@ import numpy as np
 from .. import ir
 from ..errors import OptionError
 from ..ir.evaluate import ZERO_THRESHOLD
+from . import stages
 from . import tables as tbl
 
 GENERATOR = "transpiler"
@@ -175,22 +176,28 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         post=model.post, acc=acc, acc_t=target.types[acc],
         post_scale=target.literal(model.post_scale, acc),
         one=target.literal(1.0, acc), zero=target.literal(0.0, acc), two=target.literal(2.0, acc),
-        kind="linear" if isinstance(raw, ir.Linear) else "ensemble",
+        kind="linear" if isinstance(raw, ir.Linear) else "kernel" if isinstance(raw, ir.Kernel)
+        else "ensemble",
         output_kind=model.output_kind,
         missing_value=None if missing is None else target.double(missing),
         zero_threshold=target.double(ZERO_THRESHOLD),
-        batch_rows=max(1, min(64, 8192 // max(model.n_features, 1))),
+        batch_rows=max(1, min(64, 8192 // max(model.n_features, model.n_x, 1))),
         blob_version=tbl.BLOB_VERSION, data_file=target.data_file(names), data=None,
         layout="linear", linear=False, has_categories=False, has_zero_missing=False, heap=False,
     )
     A = target.array_name
+    more, stage_arrays = stages.context(model, target)   # preprocessing, kernels, post params
+    ctx.update(more)
     if isinstance(raw, ir.Linear):
         ctx["arrays"] = [target.array(A("coef"), acc, raw.coef.reshape(-1)),
-                         target.array(A("intercept"), acc, raw.intercept)]
+                         target.array(A("intercept"), acc, raw.intercept)] + stage_arrays
         ctx["narrow"] = acc == "float32"
         return ctx
+    if isinstance(raw, ir.Kernel):
+        ctx.update(arrays=stage_arrays, narrow=False)
+        return ctx
     t = tbl.flatten(raw)
-    chosen = tbl.choose_layout(t, layout)
+    chosen = stages.check_layout(model, target, tbl.choose_layout(t, layout), layout)
     ctx.update(
         narrow=raw.feature_type == "float32", layout=chosen, op=raw.op, width=t.width,
         n_trees=len(raw.trees), has_zero_missing=t.has_zero_missing,
@@ -223,5 +230,6 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         arrays["leaf_of"] = ("int32", t.leaf_of)
 
         ctx["nodes_decl"] = target.nodes(t)
-    ctx["arrays"] = [target.array(A(name), dtype, values) for name, (dtype, values) in arrays.items()]
+    ctx["arrays"] = [target.array(A(name), dtype, values)
+                     for name, (dtype, values) in arrays.items()] + stage_arrays
     return ctx

@@ -19,7 +19,7 @@ import re
 import numpy as np
 
 from .. import ir
-from ..errors import OptionError
+from ..errors import OptionError, UnsupportedModelError
 from ..ir.evaluate import ZERO_THRESHOLD
 from . import modelfile, tables as tbl
 from .base import Names, template_env
@@ -29,6 +29,10 @@ PLUGIN_ABI = 1          # the exported symbols and their types; a host checks it
 MODULE_ROOT = "transpiler.plugin"
 GO_VERSION = "1.21"     # go.mod: go:embed needs 1.16, atomic.Pointer 1.19
 DEFAULT_LOADER_PACKAGE = "modelfile"
+# what the generic loader interprets; other models get a plugin or the generated package
+LOADER_POSTS = ("identity", "sigmoid", "binary_sigmoid", "softmax", "ovr_normalize", "exp",
+                "modified_huber", "binary_modified_huber", "hinge", "argmax", "softplus",
+                "signed_square")
 
 
 def go_quote(s: str) -> str:
@@ -76,7 +80,7 @@ def plugin_files(model: ir.Model, layout: str = "auto") -> dict:
     rows, want = modelfile.self_check_rows(model)
     files["fixture.bin"] = np.concatenate([rows.reshape(-1), want.reshape(-1)]).astype("<f8").tobytes()
     meta = modelfile.metadata(model)
-    meta["hash"] = modelfile.model_hash(model, meta)
+    meta["hash"] = modelfile.model_hash(model)
     meta["abi"] = PLUGIN_ABI
     meta["fixture_rows"] = len(rows)
     text = json.dumps(meta, ensure_ascii=True, separators=(",", ":"))
@@ -102,6 +106,17 @@ def loader_source(package: str = DEFAULT_LOADER_PACKAGE) -> str:
 
 def loader_files(model: ir.Model, package: str | None = None) -> dict:
     """The generic loader package (loader.go) and this model's file (model.trpm)."""
+    unsupported = []
+    if not isinstance(model.raw, (ir.Ensemble, ir.Linear)):
+        unsupported.append(f"{type(model.raw).__name__.lower()} models")
+    if getattr(model, "pre", ()):
+        unsupported.append("preprocessing steps")
+    if model.post not in LOADER_POSTS:
+        unsupported.append(f"the {model.post} post-processor")
+    if unsupported:
+        raise UnsupportedModelError(
+            f"the Go loader does not read {' or '.join(unsupported)} (in {model.source or 'this model'}) "
+            "yet; use --plugin, or the generated package without --loader")
     return {"loader.go": loader_source(package or DEFAULT_LOADER_PACKAGE),
             "model.trpm": modelfile.model_file(model)}
 

@@ -19,6 +19,7 @@ float32 models (XGBoost) store exact float32 values widened to float64.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -95,32 +96,47 @@ def _section(values, layout: str = "<f8") -> bytes:
     return struct.pack("<I", len(values)) + np.ascontiguousarray(values, dtype=layout).tobytes()
 
 
+def model_hash(model: ir.Model) -> str:
+    """SHA-256 of everything the model computes with (every field of the IR, arrays by their
+    bytes), without `meta`: the same model gives the same hash in a plugin and a model file."""
+    h = hashlib.sha256()
+    stack = [("model", model)]
+    while stack:  # an explicit stack: IR values nest shallowly, but the rule is no recursion
+        label, value = stack.pop()
+        h.update(f"{label}:{type(value).__name__}:".encode())
+        if isinstance(value, np.ndarray):
+            h.update(f"{value.dtype.str}{value.shape}".encode())
+            h.update(np.ascontiguousarray(value).tobytes())
+        elif dataclasses.is_dataclass(value):
+            stack.extend((f.name, getattr(value, f.name)) for f in reversed(dataclasses.fields(value))
+                         if f.name != "meta")
+        elif isinstance(value, (tuple, list)):
+            h.update(f"{len(value)}".encode())
+            stack.extend(reversed([(str(i), v) for i, v in enumerate(value)]))
+        elif isinstance(value, dict):
+            stack.extend(reversed([(str(k), value[k]) for k in sorted(value, key=str)]))
+        else:
+            h.update(repr(value).encode())
+        h.update(b";")
+    return h.hexdigest()
+
+
 def model_file(model: ir.Model, meta: dict | None = None) -> bytes:
-    """The model as one `.trpm` file; meta["hash"] is the SHA-256 of the file with hash "" ."""
+    """The model as one `.trpm` file (see the module docstring)."""
     raw = model.raw
-    meta = dict(metadata(model) if meta is None else meta, hash="")
+    meta = dict(metadata(model) if meta is None else meta, hash=model_hash(model))
     rows, want = self_check_rows(model)
     missing = math.nan if raw.missing_value is None else raw.missing_value
     if isinstance(raw, ir.Linear):
         base, coef, tables = raw.intercept, raw.coef, b""
     else:
         base, coef, tables = raw.base_score, np.zeros(0), tbl.blob(tbl.flatten(raw))
-    numbers = b"".join([_section([model.post_scale, missing]), _section(np.asarray(base, np.float64)),
-                        _section(np.asarray(coef, np.float64)), _section(rows), _section(want), tables])
-
-    def encode(meta: dict) -> bytes:
-        head = json.dumps({"metadata": meta, "params": params(model)}, ensure_ascii=True,
-                          separators=(",", ":")).encode()
-        return FILE_MAGIC + struct.pack("<II", FILE_VERSION, len(head)) + head + numbers
-
-    meta["hash"] = hashlib.sha256(encode(meta)).hexdigest()
-    body = encode(meta)
+    head = json.dumps({"metadata": meta, "params": params(model)}, ensure_ascii=True,
+                      separators=(",", ":")).encode()
+    body = b"".join([FILE_MAGIC, struct.pack("<II", FILE_VERSION, len(head)), head,
+                     _section([model.post_scale, missing]), _section(np.asarray(base, np.float64)),
+                     _section(np.asarray(coef, np.float64)), _section(rows), _section(want), tables])
     return body + hashlib.sha256(body).digest()
-
-
-def model_hash(model: ir.Model, meta: dict | None = None) -> str:
-    """The "hash" a model file of this model carries: the same for a plugin of the model."""
-    return read_header(model_file(model, meta))["metadata"]["hash"]
 
 
 def read_header(data: bytes) -> dict:

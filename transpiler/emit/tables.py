@@ -35,7 +35,7 @@ HEAP_MAX_DEPTH = 10
 
 # `auto` chooses code below these sizes: branches run fastest for small models, while tables
 # keep source size, compile time and memory small and linear for large or deep ones.
-CODE_MAX_NODES = 4096
+CODE_MAX_NODES = 1024
 CODE_MAX_DEPTH = 48
 
 BLOB_MAGIC = b"TRPL"

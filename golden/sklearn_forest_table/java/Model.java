@@ -155,14 +155,10 @@ public final class Model {
     }
 
     /** Turns raw scores (at offset ro) into the values of {@code score} (at offset oo). */
-    private static void post(double[] rawAll, int ro, double[] outAll, int oo) {
-        double[] raw = new double[N_RAW];
-        System.arraycopy(rawAll, ro, raw, 0, N_RAW);
-        double[] output = new double[N_OUTPUTS];
+    private static void post(double[] raw, int ro, double[] output, int oo) {
         for (int k = 0; k < 1; k++) {
-            output[k] = raw[k];
+            output[oo + k] = raw[ro + k];
         }
-        System.arraycopy(output, 0, outAll, oo, N_OUTPUTS);
     }
 
     /**

@@ -43,26 +43,22 @@ public final class Model {
     }
 
     /** Turns raw scores (at offset ro) into the values of {@code score} (at offset oo). */
-    private static void post(double[] rawAll, int ro, double[] outAll, int oo) {
-        double[] raw = new double[N_RAW];
-        System.arraycopy(rawAll, ro, raw, 0, N_RAW);
-        double[] output = new double[N_OUTPUTS];
+    private static void post(double[] raw, int ro, double[] output, int oo) {
         double[] e = new double[3];
         double sum = 0.0;
-        double max = raw[0];
+        double max = raw[ro + 0];
         for (int k = 1; k < 3; k++) {
-            if (raw[k] > max) {
-                max = raw[k];
+            if (raw[ro + k] > max) {
+                max = raw[ro + k];
             }
         }
         for (int k = 0; k < 3; k++) {
-            e[k] = Math.exp(raw[k] - max);
+            e[k] = Math.exp(raw[ro + k] - max);
             sum += e[k];
         }
         for (int k = 0; k < 3; k++) {
-            output[k] = e[k] / sum;
+            output[oo + k] = e[k] / sum;
         }
-        System.arraycopy(output, 0, outAll, oo, N_OUTPUTS);
     }
 
     /**
