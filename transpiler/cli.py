@@ -81,6 +81,8 @@ def transpile(
     function: Annotated[Optional[str], typer.Option(help="Scoring function name. [default: Score for Go, score for C and Java]", show_default=False)] = None,
     class_name: Annotated[Optional[str], typer.Option("--class", help="Java class name. [default: Model]", show_default=False)] = None,
     layout: Annotated[str, typer.Option(help="Trees as branches in code, as node tables, or chosen by size: auto, code, table.")] = "auto",
+    plugin: Annotated[bool, typer.Option("--plugin", help="Go: a package main directory to build with go build -buildmode=plugin.")] = False,
+    loader: Annotated[bool, typer.Option("--loader", help="Go: a package that loads model files at run time, and this model's file.")] = False,
     verify: Annotated[bool, typer.Option("--verify", help="Build the code with the local toolchain, run it on rows and compare with the model; exit 1 on a mismatch.")] = False,
     data: Annotated[Optional[str], typer.Option("--data", help="Rows to verify on (CSV with or without header, .npy, Parquet), besides rows derived from the model. Implies --verify.", show_default=False)] = None,
     tolerance: Annotated[Optional[str], typer.Option("--tolerance", help="Allowed difference: a relative error (1e-9), ulps (2ulp) or 0. [default: what the model family allows]", show_default=False)] = None,
@@ -102,15 +104,15 @@ def transpile(
             raise OptionError("missing MODEL: give the model file to translate (see --help)")
         lang = choice(lang, LANGUAGES, "--lang")
         layout = choice(layout, LAYOUTS, "--layout")
-        names = dict(package=package, function=function, class_name=class_name, layout=layout)
+        names = dict(package=package, function=function, class_name=class_name, layout=layout,
+                     plugin=plugin, loader=loader)
         if verify or data or tolerance or report or check:
             verify_and_check(model, lang, names, output=output, data=data, tolerance=tolerance,
                              report=report, check=check, verify=verify or bool(data or tolerance or report))
             return
         from . import transpile as run
 
-        files = run(model, lang, package=package, function=function,
-                    class_name=class_name, layout=layout)
+        files = run(model, lang, **names)
         if output is None:
             print_output(files)
         else:

@@ -1,0 +1,3 @@
+module example.com/go-loader
+
+go 1.21
