@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 
 from .. import ir
-from ..errors import InputError, unsupported
-from . import (files, lgbm, sklearn_boosting, sklearn_calibration, sklearn_linear, sklearn_pipeline,
+from ..errors import InputError, TranspilerError, unsupported
+from . import (checks, files, lgbm, sklearn_boosting, sklearn_calibration, sklearn_linear, sklearn_pipeline,
                sklearn_svm, sklearn_trees, xgb)
 
 FAMILIES = (sklearn_trees, sklearn_linear, sklearn_boosting, sklearn_svm, sklearn_pipeline,
@@ -26,16 +26,37 @@ def supported_models() -> list[tuple[str, str]]:
 
 
 def load(model_or_path, **options) -> ir.Model:
-    """Turn a fitted model, or the path of a saved one, into an ir.Model."""
+    """Turn a fitted model, or the path of a saved one, into an ir.Model.
+
+    Files are untrusted input: pickles are unpickled under safe_pickle's policy unless
+    `trust_pickle=True`, and whatever a file holds is checked (checks.check_model), so a
+    corrupt one gives an InputError, never an IndexError or a hang.
+    """
+    trust = bool(options.pop("trust_pickle", False))
     if isinstance(model_or_path, (str, os.PathLike)):
         path = os.fspath(model_or_path)
         head = files.read_head(path)
         for family in FAMILIES:
             sniff = getattr(family, "sniff", None)
             if sniff is not None and sniff(path, head):
-                return family.load_file(path, options)
-        model_or_path = files.unpickle(path)
-    return load_object(model_or_path, options)
+                return _from_file(path, lambda: family.load_file(path, options))
+        obj = files.unpickle(path, trust=trust)
+        return _from_file(path, lambda: load_object(obj, options))
+    return checks.check_model(load_object(model_or_path, options))
+
+
+def _from_file(path: str, build) -> ir.Model:
+    """build() a model from a file's contents; errors a malformed file can cause in a loader
+    (IndexError, KeyError, ... deep in its parsing) become one InputError."""
+    try:
+        return checks.check_model(build())
+    except TranspilerError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError,
+            ZeroDivisionError, MemoryError, RecursionError, AssertionError) as exc:
+        raise InputError(f"{path} holds a malformed model ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:160] if str(exc) else ''}); save it again, "
+                         "or rerun with --debug and report it if the file is sound") from exc
 
 
 def load_object(obj, options: dict) -> ir.Model:

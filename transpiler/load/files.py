@@ -1,12 +1,21 @@
-"""Reading model files from disk: existence checks and unpickling."""
+"""Reading model files from disk: existence checks and unpickling.
+
+Pickle and joblib files are read by safe_pickle's restricted unpickler unless the caller
+trusts the file (`trust=True`, the CLI's --trust-pickle). skops files (a zip archive) are read
+with skops' own safe loader, trusting only the types safe_pickle's policy allows.
+"""
 from __future__ import annotations
 
 import os
 import pickle
+import lzma
+import zlib
 
 from ..errors import InputError, MissingDependencyError
+from . import safe_pickle
 
 HEAD_BYTES = 4096
+_EXTRAS = {"sklearn": "sklearn", "xgboost": "xgboost", "lightgbm": "lightgbm"}
 
 
 def read_head(path: str) -> bytes:
@@ -25,27 +34,73 @@ def read_head(path: str) -> bytes:
     return head
 
 
-def unpickle(path: str):
-    """Load a pickle or joblib file. joblib is used when installed (it reads both)."""
+def _refused(path: str, exc: safe_pickle.UnsafePickleError) -> InputError:
+    why = exc.why or "which no supported model needs (a pickle can run code as it loads)"
+    return InputError(f"refused to load {path}: it asks for {exc.module}.{exc.name}, {why}; "
+                      "nothing in it was run. Use --trust-pickle (trust_pickle=True) only "
+                      "for a file from a source you trust")
+
+
+def unpickle(path: str, trust: bool = False):
+    """Load a pickle, joblib or skops file; restricted unless `trust`."""
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if path.endswith(".skops") or magic == b"PK\x03\x04":
+        return load_skops(path, trust)
     try:
-        try:
-            import joblib
-        except ImportError:
-            joblib = None
-        if joblib is not None:
-            return joblib.load(path)
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
+        if trust:
+            return _load_trusted(path)
+        return safe_pickle.load(path)
+    except safe_pickle.UnsafePickleError as exc:
+        raise _refused(path, exc) from None
     except ModuleNotFoundError as exc:
         top = (exc.name or "").split(".")[0]
-        extra = {"sklearn": "sklearn", "xgboost": "xgboost", "lightgbm": "lightgbm"}.get(top)
-        if extra:
+        if top in _EXTRAS:
             raise MissingDependencyError(
                 f"{path} holds a {top} model but {top} is not installed; "
-                f"run `pip install 'transpiler[{extra}]'`") from exc
+                f"run `pip install 'transpiler[{_EXTRAS[top]}]'`") from exc
         raise InputError(f"{path} needs the Python module {exc.name!r} to unpickle; "
                          "install it or pass a scikit-learn, XGBoost or LightGBM model") from exc
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, ImportError) as exc:
-        raise InputError(f"{path} is not a readable pickle or joblib model file ({type(exc).__name__}); "
-                         "save the model with pickle.dump or joblib.dump") from exc
+            IndexError, KeyError, ImportError, OverflowError, MemoryError, RecursionError,
+            OSError, zlib.error, lzma.LZMAError) as exc:
+        raise InputError(f"{path} is not a readable pickle or joblib model file "
+                         f"({type(exc).__name__}); save the model with pickle.dump or "
+                         "joblib.dump") from exc
+
+
+def _load_trusted(path: str):
+    """The unrestricted loaders, for --trust-pickle: joblib when installed (it reads both)."""
+    try:
+        import joblib
+    except ImportError:
+        joblib = None
+    if joblib is not None:
+        return joblib.load(path)
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+def load_skops(path: str, trust: bool = False):
+    """A skops file, read by skops.io.load trusting only the types our policy allows."""
+    try:
+        import skops.io as sio
+    except ImportError:
+        raise MissingDependencyError(f"{path} is a skops file, and reading it needs skops; "
+                                     "run `pip install skops`") from None
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+        if not trust:
+            for qualified in untrusted:
+                module, _, name = str(qualified).rpartition(".")
+                try:
+                    safe_pickle.resolve(module, name)
+                except safe_pickle.UnsafePickleError as exc:
+                    raise _refused(path, exc) from None
+        return sio.load(path, trusted=list(untrusted))
+    except InputError:
+        raise
+    except Exception as exc:  # skops raises many kinds (zip, json, its own) for a bad file
+        raise InputError(f"{path} is not a readable skops model file ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); "
+                         "save the model with skops.io.dump") from exc
