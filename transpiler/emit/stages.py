@@ -81,7 +81,7 @@ class _Lowering:
             miss_nan = np.isnan(step.missing)
             unknown_nan, unknown = self.missing(step.unknown)
             op.update(kind="encode", start=self.array(i, "start", "int32", step.start),
-                      values=self.array(i, "values", "float64", step.values),
+                      known=self.array(i, "known", "float64", step.values),
                       miss_nan=self.array(i, "miss_nan", "int32", miss_nan.astype(np.int32)),
                       miss=self.array(i, "miss", "float64", np.where(miss_nan, 0.0, step.missing)),
                       unknown_nan=unknown_nan, unknown=unknown)
