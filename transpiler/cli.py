@@ -2,16 +2,28 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import sys
-import tempfile
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from . import LANGUAGES, __version__
 from .errors import MismatchError, OptionError, TranspilerError
+
+class Command(TyperCommand):
+    """Usage errors (an unknown option, a missing value) as our one line: click's own take three
+    (usage, hint, message). Typer may vendor click, so the error is caught by its interface."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as exc:
+            if callable(getattr(exc, "format_message", None)):
+                line = f"error: {exc.format_message().rstrip('.')}; see transpile --help"
+                exc.show = lambda file=None: typer.echo(line, err=True)
+            raise
+
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Turn a trained model into dependency-free Go, C or Java source.")
@@ -27,30 +39,11 @@ def choice(value: Optional[str], choices, option: str) -> str:
     return value
 
 
-def write_output(files: dict, out_dir: str) -> None:
-    """Write every file into out_dir, or none: files are staged beside it, then moved in."""
-    out_dir = os.path.abspath(out_dir)
-    parent = os.path.dirname(out_dir)
-    try:
-        os.makedirs(parent, exist_ok=True)
-        stage = tempfile.mkdtemp(prefix=".transpile-", dir=parent)
-    except OSError as exc:
-        raise OptionError(f"cannot write to {parent}: {exc.strerror}; choose another -o directory") from exc
-    try:
-        for rel, content in files.items():
-            path = os.path.join(stage, rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "wb" if isinstance(content, bytes) else "w", encoding=None if isinstance(content, bytes) else "utf-8") as fh:
-                fh.write(content)
-        os.makedirs(out_dir, exist_ok=True)
-        for rel in files:
-            dest = os.path.join(out_dir, rel)
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
-            os.replace(os.path.join(stage, rel), dest)
-    except OSError as exc:
-        raise OptionError(f"cannot write to {out_dir}: {exc.strerror}; choose another -o directory") from exc
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+def write_output(files: dict, out_dir: str, force: bool = False) -> None:
+    """All files into out_dir or none; refuses a directory holding others' files unless force."""
+    from .outdir import write_output as write
+
+    write(files, out_dir, force=force)
 
 
 def print_output(files: dict) -> None:
@@ -72,7 +65,7 @@ def list_models() -> None:
         typer.echo(f"{library:10} {name}")
 
 
-@app.command()
+@app.command(cls=Command)
 def transpile(
     model: Annotated[Optional[str], typer.Argument(help="Pickle/joblib file, XGBoost .json/.ubj or LightGBM model.txt.", show_default=False)] = None,
     lang: Annotated[Optional[str], typer.Option("--lang", "-l", help=f"Target language: {', '.join(LANGUAGES)}.", show_default=False)] = None,
@@ -88,6 +81,8 @@ def transpile(
     tolerance: Annotated[Optional[str], typer.Option("--tolerance", help="Allowed difference: a relative error (1e-9), ulps (2ulp) or 0. [default: what the model family allows]", show_default=False)] = None,
     report: Annotated[Optional[str], typer.Option("--report", help="Verification report format: text, json, junit. [default: text]", show_default=False)] = None,
     check: Annotated[Optional[str], typer.Option("--check", help="Exit 1 if the files in this directory differ from what would be generated now; writes nothing.", show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Write into -o even when it holds files the tool did not generate (they are kept).")] = False,
+    trust_pickle: Annotated[bool, typer.Option("--trust-pickle", help="Load the pickle with the full pickle module, which can run any code in the file: only for files you trust.")] = False,
     models: Annotated[bool, typer.Option("--list-models", help="List the supported models and exit.")] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
@@ -106,17 +101,22 @@ def transpile(
         layout = choice(layout, LAYOUTS, "--layout")
         names = dict(package=package, function=function, class_name=class_name, layout=layout,
                      plugin=plugin, loader=loader)
+        load = {"trust_pickle": True} if trust_pickle else {}
+        if trust_pickle:
+            typer.echo("warning: --trust-pickle: loading the file with the full pickle module, "
+                       "which runs any code it holds", err=True)
         if verify or data or tolerance or report or check:
             verify_and_check(model, lang, names, output=output, data=data, tolerance=tolerance,
-                             report=report, check=check, verify=verify or bool(data or tolerance or report))
+                             report=report, check=check, verify=verify or bool(data or tolerance or report),
+                             force=force, load=load)
             return
         from . import transpile as run
 
-        files = run(model, lang, **names)
+        files = run(model, lang, **names, **load)
         if output is None:
             print_output(files)
         else:
-            write_output(files, output)
+            write_output(files, output, force=force)
     except TranspilerError as exc:
         if debug:
             raise
@@ -157,7 +157,7 @@ def progress_bar():
 
 
 def verify_and_check(model: str, lang: str, names: dict, *, output, data, tolerance, report,
-                     check, verify: bool) -> None:
+                     check, verify: bool, force: bool = False, load: dict | None = None) -> None:
     """--check DIR and --verify: print what was found; raise MismatchError (exit 1) on drift or
     a mismatch. With -o, the files are written only after verification passed."""
     from .verify import check as checks
@@ -170,7 +170,7 @@ def verify_and_check(model: str, lang: str, names: dict, *, output, data, tolera
     with progress_bar() as progress:   # printing waits until the bar is gone
         if progress:
             progress(STAGES[0])
-        subject = open_subject(model)
+        subject = open_subject(model, load)
     failures = []
     if check is not None:
         result = checks.check_files(generate(subject, lang, **names), check)
@@ -189,7 +189,7 @@ def verify_and_check(model: str, lang: str, names: dict, *, output, data, tolera
     if failures:
         raise MismatchError("; ".join(failures))
     if verify and output is not None:
-        write_output(generate(subject, lang, **names), output)
+        write_output(generate(subject, lang, **names), output, force=force)
 
 
 def main() -> None:

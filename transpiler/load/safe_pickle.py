@@ -85,6 +85,8 @@ CHUNK = 1 << 24        # array bytes are read in chunks, so a lying header canno
 class UnsafePickleError(pickle.UnpicklingError):
     """The file asks for a global the policy does not allow."""
 
+    deferrable = False      # a library global: refused, but an inert stand-in takes its place
+
     def __init__(self, module: str, name: str, why: str = ""):
         self.module, self.name, self.why = module, name, why
         super().__init__(f"{module}.{name}")
@@ -141,7 +143,24 @@ def resolve(module: str, name: str):
         return obj
     if top in ESTIMATOR_PACKAGES and _is_estimator_class(obj, module, name):
         return obj
-    raise UnsafePickleError(module, name)
+    error = UnsafePickleError(module, name)
+    error.deferrable = top in ESTIMATOR_PACKAGES
+    raise error
+
+
+class _Inert:
+    """Stands in for a library class or function the policy refuses (say the KDTree inside a
+    KNeighborsClassifier): it runs nothing, so loading can go on and tell an unsupported
+    model from an unsafe file. load() never returns an object holding one."""
+
+    def __new__(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        pass
 
 
 class _ArrayPlaceholder:
@@ -176,6 +195,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         super().__init__(file)
         self._file = file
         self._globals = set()
+        self.deferred = []      # refused library classes, replaced by _Inert stand-ins
 
     def find_class(self, module, name):
         if (module, name) == JOBLIB_WRAPPER:
@@ -183,7 +203,13 @@ class RestrictedUnpickler(pickle._Unpickler):
         if (module, name) in OLD_JOBLIB:
             raise UnsafePickleError(module, name, "it was saved by joblib older than 0.10; "
                                     "load it with that joblib and save it again")
-        obj = resolve(module, name)
+        try:
+            obj = resolve(module, name)
+        except UnsafePickleError as exc:
+            if not exc.deferrable:
+                raise
+            self.deferred.append(exc)
+            obj = type(name, (_Inert,), {"__module__": module})
         self._globals.add(id(obj))
         return obj
 
@@ -208,7 +234,7 @@ class RestrictedUnpickler(pickle._Unpickler):
             raise pickle.UnpicklingError("a joblib array has a malformed shape")
         if dtype.hasobject:         # object arrays are a nested pickle stream
             nested = RestrictedUnpickler(self._file)
-            nested._globals = self._globals
+            nested._globals, nested.deferred = self._globals, self.deferred
             array = nested.load()
             if not isinstance(array, np.ndarray):
                 raise pickle.UnpicklingError("a joblib object array is not an array")
@@ -283,4 +309,40 @@ def load(path: str):
     """Unpickle a pickle or joblib file under the policy."""
     with open(path, "rb") as raw:
         stream = open_stream(io.BufferedReader(raw))
-        return RestrictedUnpickler(stream).load()
+        unpickler = RestrictedUnpickler(stream)
+        try:
+            obj = unpickler.load()
+        except Exception:
+            if unpickler.deferred:      # a stand-in did not behave as the real thing
+                raise unpickler.deferred[0] from None
+            raise
+    if unpickler.deferred:
+        _unsupported_top(obj)
+        raise unpickler.deferred[0]
+    return obj
+
+
+def _unsupported_top(obj) -> None:
+    """When a refused global sits inside an unsupported estimator (the model itself, or a step
+    of a pipeline), say the model is unsupported rather than the file unsafe: nothing ran."""
+    from ..errors import unsupported
+    from . import supported_models
+
+    supported = set(supported_models())
+    queue, seen = [obj], set()
+    while queue and len(seen) < 10000:      # a breadth-first walk, no recursion
+        item = queue.pop(0)
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        cls = type(item)
+        top = cls.__module__.split(".")[0]
+        if isinstance(item, (list, tuple)):
+            queue.extend(item)
+        elif isinstance(item, dict):
+            queue.extend(item.values())
+        elif top in ESTIMATOR_PACKAGES and not issubclass(cls, _Inert):
+            predictor = any(hasattr(cls, m) for m in ("predict", "decision_function", "score_samples"))
+            if predictor and (top, cls.__name__) not in supported:
+                raise unsupported(item, "" if item is obj else f"inside {type(obj).__name__}")
+            queue.extend(getattr(item, "__dict__", {}).values())

@@ -54,7 +54,7 @@ def open_subject(model_or_path, load_options: dict | None = None) -> Subject:
         if family is not None:
             source, native, library = path, True, family.LIBRARY
         else:
-            source = files.unpickle(path)
+            source = files.unpickle(path, trust=bool(options.pop("trust_pickle", False)))
         name = path
     else:
         name = type(source).__name__
