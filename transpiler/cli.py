@@ -11,6 +11,7 @@ from typer.core import TyperCommand
 from . import LANGUAGES, __version__
 from .errors import MismatchError, OptionError, TranspilerError
 
+
 class Command(TyperCommand):
     """Usage errors (an unknown option, a missing value) as our one line: click's own take three
     (usage, hint, message). Typer may vendor click, so the error is caught by its interface."""
