@@ -98,6 +98,45 @@ class Target:
         """Logical snake_case names -> this language's style (C keeps them)."""
         return name
 
+    # --- strings from the model ------------------------------------------------------------
+    # Feature names, class labels and the source description come from the model file, which
+    # may be hostile: they reach generated code only through these two methods.
+    def string_literal(self, s: str) -> str:
+        """A string literal of this language holding exactly `s`, in ASCII: nothing in s can end
+        the literal or the line: octal escapes for ASCII controls and \\uXXXX beyond ASCII (Go
+        and Java); C writes octal bytes of the UTF-8."""
+        out = ['"']
+        for ch in str(s):
+            c = ord(ch)
+            if ch in '"\\':
+                out.append("\\" + ch)
+            elif 0x20 <= c < 0x7F:
+                out.append(ch)
+            elif c <= 0x7F:     # octal, never \\u000a: Java reads \\u escapes before strings
+                out.append(f"\\{c:03o}")
+            elif 0xD800 <= c <= 0xDFFF:     # a lone surrogate is no character
+                out.append("\\ufffd")
+            elif c <= 0xFFFF:
+                out.append(f"\\u{c:04x}")
+            else:
+                out.append(self.astral_escape(c))
+        out.append('"')
+        return "".join(out)
+
+    def astral_escape(self, c: int) -> str:
+        """A code point above U+FFFF in a string literal: Java wants a surrogate pair."""
+        c -= 0x10000
+        return f"\\u{0xD800 + (c >> 10):04x}\\u{0xDC00 + (c & 0x3FF):04x}"
+
+    @staticmethod
+    def comment_text(s: str, limit: int = 120) -> str:
+        """Text safe inside a // or /* */ comment: printable ASCII on one line, no comment
+        delimiters (Java reads \\u escapes even in comments, so backslashes go too)."""
+        text = "".join(ch if 0x20 <= ord(ch) < 0x7F and ch != "\\" else "?" for ch in str(s))
+        while "*/" in text or "/*" in text:
+            text = text.replace("*/", "* /").replace("/*", "/ *")
+        return text[:limit]
+
     # --- names --------------------------------------------------------------------------
     def names(self, package, function, class_name) -> Names:
         names = Names(package=self.default_package if package is None else package,
@@ -171,7 +210,7 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
     missing = raw.missing_value
     ctx = dict(
         names=names, package=names.package, function=names.function, class_name=names.class_name,
-        generator=f"{GENERATOR} {__version__}", source=model.source or "a model",
+        generator=f"{GENERATOR} {__version__}", source=target.comment_text(model.source or "a model"),
         n_features=model.n_features, n_raw=raw.n_outputs, n_outputs=model.n_outputs,
         post=model.post, acc=acc, acc_t=target.types[acc],
         post_scale=target.literal(model.post_scale, acc),

@@ -43,6 +43,11 @@ class C(Target):
     types = C_TYPES
     positive_infinity = "HUGE_VAL"
 
+    def string_literal(self, s):
+        data = str(s).encode("utf-8", "replace")
+        return '"' + "".join(chr(b) if 32 <= b < 127 and b not in b'"\\?' else f"\\{b:03o}"
+                             for b in data) + '"'
+
     def array(self, name, dtype, values):
         values = np.asarray(values)
         if len(values) <= LITERAL_MAX:

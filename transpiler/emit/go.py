@@ -28,6 +28,9 @@ class Go(Target):
     types = GO_TYPES
     positive_infinity = "math.Inf(1)"
 
+    def astral_escape(self, c):
+        return f"\\U{c:08x}"
+
     def if_open(self, cond):
         return f"if {cond} {{"
 
