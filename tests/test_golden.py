@@ -35,7 +35,17 @@ def _diabetes_forest():
     return ensemble.RandomForestRegressor(n_estimators=2, max_depth=2, random_state=0).fit(X, y)
 
 
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+def _data(name):
+    # Native model files, read by our own parsers: stable across library versions.
+    return lambda: os.path.join(DATA, name)
+
+
 GOLDEN = {  # case -> (model factory, emit options)
+    "xgboost_softmax": (_data("xgb_iris_small.json"), {}),
+    "lightgbm_regressor": (_data("lgbm_diabetes_small.txt"), {}),
     "sklearn_tree": (_iris_tree, {}),
     "sklearn_forest_table": (_diabetes_forest, {"layout": "table"}),
     "sklearn_logreg": (_logreg, {}),
