@@ -54,30 +54,24 @@ def _model(obj, trees, n_outputs, aggregation, classifier) -> ir.Model:
     )
 
 
-def _check_single_output_classifier(obj):
+def _outputs(obj) -> tuple[bool, int]:
+    """(is a classifier, number of outputs); multi-output classifiers are not supported."""
+    if not hasattr(obj, "classes_"):
+        return False, obj.n_outputs_
     if obj.n_outputs_ != 1:
         raise unsupported(obj, "multi-output classification")
+    return True, len(obj.classes_)
 
 
 def load_tree(obj, options) -> ir.Model:
     require_fitted(obj, "tree_")
-    classifier = hasattr(obj, "classes_")
-    if classifier:
-        _check_single_output_classifier(obj)
-        n_out = len(obj.classes_)
-    else:
-        n_out = obj.n_outputs_
+    classifier, n_out = _outputs(obj)
     return _model(obj, [convert_tree(obj.tree_, classifier)], n_out, "sum", classifier)
 
 
 def load_forest(obj, options) -> ir.Model:
     require_fitted(obj, "estimators_")
-    classifier = hasattr(obj, "classes_")
-    if classifier:
-        _check_single_output_classifier(obj)
-        n_out = len(obj.classes_)
-    else:
-        n_out = obj.n_outputs_
+    classifier, n_out = _outputs(obj)
     trees = [convert_tree(est.tree_, classifier) for est in obj.estimators_]
     return _model(obj, trees, n_out, "mean", classifier)
 
