@@ -25,14 +25,15 @@ BYTES_PER_LINE = 48
 NODE_LAYOUT = np.dtype([("thr", "<f8"), ("info", "<i4"), ("right", "<i4")])
 
 
+# How each byte is written in a C string literal: printable characters as they are, the rest
+# as three-digit octal escapes (which never swallow a following digit).
+C_BYTE = [chr(b) if 32 <= b < 127 and b not in b'"\\?' else f"\\{b:03o}" for b in range(256)]
+
+
 def c_string(data: bytes) -> str:
-    """Bytes as adjacent C string literals: printable characters as they are, the rest as
-    three-digit octal escapes (which never swallow a following digit)."""
-    lines = []
-    for i in range(0, len(data), BYTES_PER_LINE):
-        chunk = data[i:i + BYTES_PER_LINE]
-        text = "".join(chr(b) if 32 <= b < 127 and b not in b'"\\?' else f"\\{b:03o}" for b in chunk)
-        lines.append(f'"{text}"')
+    """Bytes as adjacent C string literals, BYTES_PER_LINE to a line."""
+    chars = list(map(C_BYTE.__getitem__, data))
+    lines = ['"' + "".join(chars[i:i + BYTES_PER_LINE]) + '"' for i in range(0, len(chars), BYTES_PER_LINE)]
     return "\n    ".join(lines) if lines else '""'
 
 

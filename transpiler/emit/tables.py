@@ -80,115 +80,122 @@ def ensemble_width(ens: ir.Ensemble) -> int:
     return widths.pop() if widths else ens.n_outputs
 
 
-def levels(tree: ir.Tree) -> list[np.ndarray]:
-    """Node ids level by level from the root: one NumPy step per level, no recursion."""
-    out, frontier = [], np.array([0], dtype=np.int64)
+def concat(ens: ir.Ensemble) -> dict:
+    """All trees' node arrays joined, child ids made global: one forest to walk at once."""
+    trees = ens.trees
+    sizes = np.array([t.n_nodes for t in trees], dtype=np.int64)
+    base = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if len(trees) else np.zeros(0, np.int64)
+    offset = np.repeat(base, sizes)
+    left = _join([t.left for t in trees], np.int64)
+    right = _join([t.right for t in trees], np.int64)
+    leaf = left < 0
+    zm = [t.zero_missing if t.zero_missing is not None else np.zeros(t.n_nodes, bool) for t in trees]
+    return dict(
+        roots=base, tree_of=np.repeat(np.arange(len(trees)), sizes),
+        left=np.where(leaf, -1, left + offset), right=np.where(leaf, -1, right + offset),
+        feature=_join([t.feature for t in trees], np.int64),
+        threshold=_join([t.threshold for t in trees], np.float64),
+        default_left=_join([t.default_left for t in trees], np.bool_),
+        zero_missing=_join(zm, np.bool_))
+
+
+def levels(left, right, roots) -> list[np.ndarray]:
+    """Node ids level by level from the roots: one NumPy step per level, no recursion."""
+    out, frontier = [], np.asarray(roots, dtype=np.int64)
     while len(frontier):
         out.append(frontier)
-        inner = frontier[tree.left[frontier] >= 0]
-        frontier = np.stack([tree.left[inner], tree.right[inner]], axis=1).reshape(-1).astype(np.int64)
+        inner = frontier[left[frontier] >= 0]
+        frontier = np.stack([left[inner], right[inner]], axis=1).reshape(-1)
     return out
 
 
-def preorder(tree: ir.Tree) -> tuple[np.ndarray, int]:
-    """Node ids in preorder (left subtree first) and the tree's depth.
-
-    Vectorized by levels: subtree sizes bottom-up, then each node's preorder position is its
-    parent's + 1 (left child) or + 1 + the left subtree's size (right child)."""
-    lv = levels(tree)
-    left, right = tree.left.astype(np.int64), tree.right.astype(np.int64)
-    size = np.ones(tree.n_nodes, dtype=np.int64)
+def flatten(ens: ir.Ensemble) -> Tables:
+    """Every tree in preorder, all trees at once: subtree sizes bottom-up by levels, then each
+    node's position is its parent's + 1 (left child) or + 1 + the left subtree's size."""
+    width = ensemble_width(ens)
+    f = concat(ens)
+    left, right, tree_of = f["left"], f["right"], f["tree_of"]
+    lv = levels(left, right, f["roots"])
+    size = np.ones(len(left), dtype=np.int64)
     for nodes in reversed(lv):
         inner = nodes[left[nodes] >= 0]
         size[inner] += size[left[inner]] + size[right[inner]]
-    pos = np.zeros(tree.n_nodes, dtype=np.int64)
-    for nodes in lv:
+    depths = np.zeros(len(ens.trees), dtype=np.int64)
+    pos = np.zeros(len(left), dtype=np.int64)
+    for d, nodes in enumerate(lv):
+        depths[tree_of[nodes]] = d
         inner = nodes[left[nodes] >= 0]
         pos[left[inner]] = pos[inner] + 1
         pos[right[inner]] = pos[inner] + 1 + size[left[inner]]
-    reachable = np.concatenate(lv)
+    reached = size[f["roots"]]                       # nodes reachable in each tree
+    new_base = np.concatenate([[0], np.cumsum(reached)[:-1]]) if len(reached) else reached
+    reachable = np.concatenate(lv) if lv else np.zeros(0, np.int64)
+    new_id = np.full(len(left), -1, dtype=np.int64)
+    new_id[reachable] = new_base[tree_of[reachable]] + pos[reachable]
     order = np.empty(len(reachable), dtype=np.int64)
-    order[pos[reachable]] = reachable
-    return order, len(lv) - 1
-
-
-def flatten(ens: ir.Ensemble) -> Tables:
-    width = ensemble_width(ens)
-    thrs, infos, rights, leaf_ofs, leaves, depths = [], [], [], [], [], []
+    order[new_id[reachable]] = reachable
+    is_leaf = left[order] < 0
+    leaf_no = np.cumsum(is_leaf) - 1                 # leaves numbered in preorder
+    info = f["feature"][order] | np.where(f["default_left"][order], FLAG_DEFAULT_LEFT, 0)
+    info |= np.where(f["zero_missing"][order], FLAG_ZERO_MISSING, 0)
+    thr = f["threshold"][order].copy()
     cat_bits: list[int] = []
-    cat_index: dict[tuple, int] = {}
-    roots, targets = [], []
-    lin_const, lin_count, lin_feature, lin_coef = [], [], [], []
-    any_linear = any(t.linear is not None for t in ens.trees)
-    node_base = leaf_base = 0
-    max_depth = 0
-    for tree in ens.trees:
-        order, depth = preorder(tree)
-        max_depth = max(max_depth, depth)
-        depths.append(depth)
-        n = len(order)
-        new_id = np.empty(tree.n_nodes, dtype=np.int64)
-        new_id[order] = np.arange(n) + node_base
-        is_leaf = tree.left[order] < 0
-        leaf_no = np.cumsum(is_leaf) - 1 + leaf_base       # leaves numbered in preorder
-        info = tree.feature[order].astype(np.int64)
-        info |= np.where(tree.default_left[order], FLAG_DEFAULT_LEFT, 0)
-        if tree.zero_missing is not None:
-            info |= np.where(tree.zero_missing[order], FLAG_ZERO_MISSING, 0)
-        thr = tree.threshold[order].astype(np.float64)
-        if tree.categories is not None:
-            for i, node in enumerate(order):
-                words = tree.categories[node]
-                if words is None or is_leaf[i]:
-                    continue
-                if words not in cat_index:            # identical sets share one entry
-                    cat_index[words] = len(cat_bits)
-                    cat_bits.extend((len(words),) + words)
-                info[i] |= FLAG_CATEGORICAL
-                thr[i] = cat_index[words]
-        right_child = new_id[np.maximum(tree.right[order], 0)]
-        infos.append(np.where(is_leaf, LEAF, info))
-        thrs.append(np.where(is_leaf, np.nan, thr))
-        rights.append(np.where(is_leaf, np.arange(n) + node_base, right_child))
-        leaf_ofs.append(np.where(is_leaf, leaf_no * width, 0))
-        leaf_ids = order[is_leaf]
-        leaves.append(tree.leaf_value[leaf_ids].reshape(-1))
-        if any_linear:  # every leaf gets a linear model; a constant leaf has no terms
-            lin = tree.linear
-            if lin is None:
-                lin_const.append(tree.leaf_value[leaf_ids, 0])
-                lin_count.append(np.zeros(len(leaf_ids), dtype=np.int64))
-            else:
-                lin_const.append(lin.const[leaf_ids])
-                lin_count.append(lin.start[leaf_ids + 1] - lin.start[leaf_ids])
-                for node in leaf_ids:
-                    lin_feature.append(lin.feature[lin.start[node]:lin.start[node + 1]])
-                    lin_coef.append(lin.coef[lin.start[node]:lin.start[node + 1]])
-        roots.append(node_base)
-        targets.append(tree.target)
-        node_base += n
-        leaf_base += int(is_leaf.sum())
-    info_all = _join(infos, np.int64)
-    if node_base >= 2**31 or leaf_base * width >= 2**31:
+    if any(t.categories is not None for t in ens.trees):
+        cat_index: dict[tuple, int] = {}
+        cats = [c for t in ens.trees for c in (t.categories or (None,) * t.n_nodes)]
+        for i in np.flatnonzero(~is_leaf):
+            words = cats[order[i]]
+            if words is None:
+                continue
+            if words not in cat_index:                # identical sets share one entry
+                cat_index[words] = len(cat_bits)
+                cat_bits.extend((len(words),) + words)
+            info[i] |= FLAG_CATEGORICAL
+            thr[i] = cat_index[words]
+    n = len(order)
+    if n >= 2**31 or int(is_leaf.sum()) * width >= 2**31:
         raise ValueError("the model has more than 2**31 nodes or leaf values")
-    linear = None
-    if any_linear:
-        if width != 1:
-            raise ValueError("linear leaves need trees of width 1")
-        start = np.concatenate([[0], np.cumsum(_join(lin_count, np.int64))])
-        linear = (_join(lin_const, np.float64), start.astype(np.int32),
-                  _join(lin_feature, np.int32), _join(lin_coef, np.float64))
-    inner = info_all >= 0
+    leaf_nodes = order[is_leaf]
+    leaf_value = _join([t.leaf_value for t in ens.trees], ens.accumulate).reshape(-1, width)
+    inner = ~is_leaf
     return Tables(
-        thr=_join(thrs, np.float64), info=info_all.astype(np.int32),
-        right=_join(rights, np.int32), leaf_of=_join(leaf_ofs, np.int32),
-        cat_bits=np.array(cat_bits, dtype=np.uint32), depths=np.array(depths, dtype=np.int32),
-        leaf_value=_join(leaves, ens.accumulate), roots=np.array(roots, dtype=np.int32),
-        targets=np.array(targets, dtype=np.int32), width=width,
-        has_zero_missing=bool((info_all[inner] & FLAG_ZERO_MISSING).any()),
-        has_categories=bool((info_all[inner] & FLAG_CATEGORICAL).any()),
-        max_depth=max_depth, linear=linear,
+        thr=np.where(is_leaf, np.nan, thr), info=np.where(is_leaf, LEAF, info).astype(np.int32),
+        right=np.where(is_leaf, np.arange(n), new_id[np.maximum(right[order], 0)]).astype(np.int32),
+        leaf_of=np.where(is_leaf, leaf_no * width, 0).astype(np.int32),
+        cat_bits=np.array(cat_bits, dtype=np.uint32), depths=depths.astype(np.int32),
+        leaf_value=leaf_value[leaf_nodes].reshape(-1), roots=new_base.astype(np.int32),
+        targets=np.array([t.target for t in ens.trees], dtype=np.int32), width=width,
+        has_zero_missing=bool((info[inner] & FLAG_ZERO_MISSING).any()),
+        has_categories=bool((info[inner] & FLAG_CATEGORICAL).any()),
+        max_depth=int(depths.max(initial=0)), linear=_linear_leaves(ens, leaf_nodes, tree_of),
     )
+
+
+def _linear_leaves(ens: ir.Ensemble, leaf_nodes, tree_of) -> tuple | None:
+    """(const per leaf, start per leaf + 1, feature, coef) in leaf order, or None.
+
+    Every leaf gets a linear model; a constant leaf has no terms."""
+    if not any(t.linear is not None for t in ens.trees):
+        return None
+    if ensemble_width(ens) != 1:
+        raise ValueError("linear leaves need trees of width 1")
+    bases = np.concatenate([[0], np.cumsum([t.n_nodes for t in ens.trees])[:-1]])
+    const, count, feature, coef = [], [], [], []
+    for g in leaf_nodes:
+        tree = ens.trees[tree_of[g]]
+        node = g - bases[tree_of[g]]
+        lin = tree.linear
+        if lin is None:
+            const.append(tree.leaf_value[node, 0])
+            count.append(0)
+            continue
+        a, b = lin.start[node], lin.start[node + 1]
+        const.append(lin.const[node])
+        count.append(b - a)
+        feature.append(lin.feature[a:b])
+        coef.append(lin.coef[a:b])
+    start = np.concatenate([[0], np.cumsum(count)]).astype(np.int32)
+    return (np.array(const, dtype=np.float64), start, _join(feature, np.int32), _join(coef, np.float64))
 
 
 def to_heap(t: Tables) -> Tables:
