@@ -157,16 +157,21 @@ func addTrees(x *[NFeatures]float64, finite bool, raw *[nRaw]float64) {
 		if g > treeGroup {
 			g = treeGroup
 		}
+		var trees [treeGroup][]node
 		for i := 0; i < g; i++ {
 			idx[i] = 0
+			trees[i] = nodes[(t0+i)*slots : (t0+i+1)*slots]
 		}
-		for d := 0; d < depth; d++ {
-			for i := 0; i < g; i++ {
-				tree := nodes[(t0+i)*slots : (t0+i+1)*slots]
-				if finite {
-					idx[i] = stepFinite(tree, idx[i], x)
-				} else {
-					idx[i] = step(tree, idx[i], x)
+		if finite {
+			for d := 0; d < depth; d++ {
+				for i := 0; i < g; i++ {
+					idx[i] = stepFinite(trees[i], idx[i], x)
+				}
+			}
+		} else {
+			for d := 0; d < depth; d++ {
+				for i := 0; i < g; i++ {
+					idx[i] = step(trees[i], idx[i], x)
 				}
 			}
 		}

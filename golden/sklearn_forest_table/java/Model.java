@@ -107,10 +107,17 @@ public final class Model {
         for (int t0 = 0; t0 < 2; t0 += 8) {
             int g = Math.min(8, 2 - t0);
             java.util.Arrays.fill(idx, 0);
-            for (int d = 0; d < DEPTH; d++) {
-                for (int i = 0; i < g; i++) {
-                    int base = (t0 + i) * SLOTS;
-                    idx[i] = finite ? stepFinite(base, idx[i], x) : step(base, idx[i], x);
+            if (finite) {
+                for (int d = 0; d < DEPTH; d++) {
+                    for (int i = 0; i < g; i++) {
+                        idx[i] = stepFinite((t0 + i) * SLOTS, idx[i], x);
+                    }
+                }
+            } else {
+                for (int d = 0; d < DEPTH; d++) {
+                    for (int i = 0; i < g; i++) {
+                        idx[i] = step((t0 + i) * SLOTS, idx[i], x);
+                    }
                 }
             }
             for (int i = 0; i < g; i++) {
