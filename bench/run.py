@@ -101,10 +101,12 @@ def measured(cmd, cwd, env=None):
     try:
         r = subprocess.run([sys.executable, "-c", probe, *cmd], cwd=cwd, capture_output=True,
                            text=True, env=env, timeout=TIMEOUT + 60)
+        if "TimeoutExpired" in r.stderr:
+            return float(TIMEOUT), float("nan"), False, f"stopped after {TIMEOUT} s"
         secs, mb, code = r.stdout.split()
         return float(secs), float(mb), code == "0", r.stderr
     except (subprocess.TimeoutExpired, ValueError) as exc:
-        return float(TIMEOUT), float("nan"), False, str(exc)
+        return float(TIMEOUT), float("nan"), False, f"stopped after {TIMEOUT} s ({type(exc).__name__})"
 
 
 def source_bytes(directory):
