@@ -378,13 +378,20 @@ def calibration_records(params):
 
 
 def isotonic(v: np.ndarray, lo: float, hi: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """scipy's interp1d (linear) after clipping to [lo, hi], as IsotonicRegression predicts."""
+    """IsotonicRegression.predict: clip to [lo, hi], then np.interp (which scipy's linear
+    interp1d calls), written out in its order of operations."""
     v = np.clip(v, lo, hi)
-    if len(xs) == 1:
+    if len(xs) == 1:         # a constant, even for NaN
         return np.full(v.shape, ys[0])
-    i = np.clip(np.searchsorted(xs, v), 1, len(xs) - 1)
-    slope = (ys[i] - ys[i - 1]) / (xs[i] - xs[i - 1])
-    return slope * (v - xs[i - 1]) + ys[i - 1]
+    n = len(xs)
+    j = np.searchsorted(xs, v, side="right") - 1          # the last xs[j] <= v
+    jj = np.clip(j, 0, n - 2)
+    with np.errstate(all="ignore"):
+        slope = (ys[jj + 1] - ys[jj]) / (xs[jj + 1] - xs[jj])
+        mid = slope * (v - xs[jj]) + ys[jj]
+    exact = (j >= n - 1) | (xs[np.clip(j, 0, n - 1)] == v)
+    out = np.where(j < 0, ys[0], np.where(exact, ys[np.clip(j, 0, n - 1)], mid))
+    return np.where(np.isnan(v), np.nan, out)
 
 
 def _calibrated(raw: np.ndarray, params) -> np.ndarray:

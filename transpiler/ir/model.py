@@ -64,9 +64,10 @@ POSTPROCESSORS = (
 # pool...). A record is 8 numbers (fold, source, target, kind, a, b, start, count), grouped by
 # fold in order. Per fold: p = zeros(n_classes); for its records: v = raw[source];
 #   kind 0 (sigmoid): p[target] = 1 / (1 + exp(a * v + b))
-#   kind 1 (isotonic): v = clip(v, a, b) (NaN stays NaN); xs = pool[start:start+count],
-#     ys = pool[start+count:start+2*count]; count == 1 -> ys[0]; else i = the number of xs < v,
-#     clipped to 1 .. count-1; out = (ys[i] - ys[i-1]) / (xs[i] - xs[i-1]) * (v - xs[i-1]) + ys[i-1]
+#   kind 1 (isotonic, np.interp after clipping): v = clip(v, a, b); xs = pool[start:start+count],
+#     ys = pool[start+count:start+2*count]; count == 1 -> ys[0]; NaN -> NaN; else j = the last
+#     index with xs[j] <= v: j < 0 -> ys[0]; j == count-1 or xs[j] == v -> ys[j]; else
+#     (ys[j+1] - ys[j]) / (xs[j+1] - xs[j]) * (v - xs[j]) + ys[j]
 # then n_classes == 2: p[0] = 1 - p[1]; else s = sum(p) in order from 0.0: p = p / s, or
 # 1 / n_classes everywhere when s == 0; then values in (1, 1 + 1e-5] become 1. The output is
 # the sum of the folds' p, in fold order from 0.0, divided by n_folds.

@@ -67,8 +67,8 @@ def _model(obj, km, post="identity", output_kind="predict") -> ir.Model:
 def load_classifier(obj, options) -> ir.Model:
     if np.size(getattr(obj, "_probA", ())):      # fitted with probability=True
         raise unsupported(obj, "probability=True (libsvm's Platt scaling, deprecated in "
-                               "scikit-learn 1.9); refit with probability=False, or wrap it in "
-                               "CalibratedClassifierCV(method='sigmoid')")
+                               "scikit-learn 1.9); use CalibratedClassifierCV(SVC(), "
+                               "ensemble=False) instead, as scikit-learn advises")
     km = kernel_stage(obj)
     multi = len(obj.classes_) > 2
     post = "ovo_votes" if multi and obj.decision_function_shape == "ovr" else "identity"

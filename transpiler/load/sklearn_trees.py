@@ -1,18 +1,32 @@
 """scikit-learn decision trees and forests of them -> ir.Model.
 
 scikit-learn casts X to float32 and tests `x <= threshold` against float64 thresholds; NaN
-goes where `missing_go_to_left` says. Since 1.4 `tree_.value` holds class fractions; predict_proba
-still divides each leaf by its sum, which we do here once per leaf with the same NumPy call.
+goes where `missing_go_to_left` says. Since 1.4 `tree_.value` holds class fractions. Some
+releases' predict_proba still divide each leaf by its sum (which we then do here once per leaf
+with the same NumPy call); 1.9 returns the fractions as they are, which may sum to 1 - 1 ulp.
 """
 from __future__ import annotations
 
 import numpy as np
+
+import functools
 
 from .. import ir
 from ..errors import unsupported
 from .sklearn_common import feature_names, require_fitted, sklearn_version
 
 LIBRARY = "sklearn"
+
+
+@functools.lru_cache(maxsize=1)
+def proba_normalizes() -> bool:
+    """Whether the installed DecisionTreeClassifier.predict_proba divides leaves by their sum:
+    probed on a leaf whose fractions 4/7, 1/7, 2/7 sum to 1 - 1 ulp."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    tree = DecisionTreeClassifier().fit(np.zeros((7, 1)), [0, 0, 0, 0, 1, 2, 2])
+    value = np.asarray(tree.tree_.value, dtype=np.float64)[0, 0]
+    return value.sum() == 1.0 or not np.array_equal(tree.predict_proba(np.zeros((1, 1)))[0], value)
 
 
 def convert_tree(tree_, classifier: bool, target: int = 0) -> ir.Tree:
@@ -25,9 +39,10 @@ def convert_tree(tree_, classifier: bool, target: int = 0) -> ir.Tree:
     value = np.asarray(tree_.value, dtype=np.float64)
     if classifier:
         proba = value[:, 0, :].copy()
-        normalizer = proba.sum(axis=1)[:, np.newaxis]
-        normalizer[normalizer == 0.0] = 1.0
-        proba /= normalizer
+        if proba_normalizes():
+            normalizer = proba.sum(axis=1)[:, np.newaxis]
+            normalizer[normalizer == 0.0] = 1.0
+            proba /= normalizer
         leaf_value = proba
     else:
         leaf_value = value[:, :, 0]

@@ -144,6 +144,10 @@ def _category(rules):
 
 def fixture_rows(model: ir.Model, X=None, seed: int = 0) -> np.ndarray:
     """User rows (if any) plus every kind of derived row, for the model's features."""
+    if model.pre:   # derived in the space the trees read, then mapped back to the input
+        from .pre_rows import pipeline_rows
+
+        return pipeline_rows(model, X, seed, fixture_rows)
     rng = np.random.default_rng(seed)
     parts = []
     if X is not None and len(X):
@@ -165,6 +169,10 @@ def leaf_coverage(model: ir.Model, rows: np.ndarray) -> tuple[int, int]:
     """(leaves reached by `rows`, leaves in the model)."""
     if not isinstance(model.raw, ir.Ensemble):
         return (0, 0)
+    if model.pre:
+        from ..ir.evaluate import preprocess
+
+        rows = preprocess(model.pre, np.asarray(rows, dtype=np.float64))
     reached = total = 0
     for tree in model.raw.trees:
         leaves = np.flatnonzero(tree.left < 0)
