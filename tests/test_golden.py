@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from sklearn import datasets, ensemble, linear_model, tree
+from sklearn import datasets, ensemble, linear_model, pipeline, preprocessing, tree
 
 import transpiler
 import transpiler.emit
@@ -35,6 +35,13 @@ def _diabetes_forest():
     return ensemble.RandomForestRegressor(n_estimators=2, max_depth=2, random_state=0).fit(X, y)
 
 
+def _scaled_boosting():
+    X, y = datasets.load_iris(return_X_y=True)
+    return pipeline.make_pipeline(
+        preprocessing.StandardScaler(),
+        ensemble.GradientBoostingRegressor(n_estimators=2, max_depth=2, random_state=0)).fit(X, y)
+
+
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 
@@ -49,6 +56,7 @@ GOLDEN = {  # case -> (model factory, emit options)
     "sklearn_tree": (_iris_tree, {}),
     "sklearn_forest_table": (_diabetes_forest, {"layout": "table"}),
     "sklearn_logreg": (_logreg, {}),
+    "sklearn_pipeline_boosting": (_scaled_boosting, {}),
 }
 
 
