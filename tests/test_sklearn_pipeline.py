@@ -128,6 +128,11 @@ CASES = {
     "calibrated_svc_single": Spec(calibration.CalibratedClassifierCV(
         svm.SVC(gamma=0.05), ensemble=False).fit(X, yb), X, "predict_proba", rtol=P, scale=ones,
         nan=False),
+    # multiclass SVC: per fold, one-vs-one votes, then the calibrators (SVC(probability=True)'s
+    # replacement in scikit-learn 1.9)
+    "calibrated_svc_multi": Spec(calibration.CalibratedClassifierCV(
+        svm.SVC(kernel="poly", degree=2, gamma=0.02), cv=2).fit(X, y3), X, "predict_proba",
+        rtol=P, scale=ones, nan=False),
     "pipeline_calibrated_frozen": Spec(fit([pre.StandardScaler(), calibration.CalibratedClassifierCV(
         FrozenEstimator(ensemble.ExtraTreesClassifier(n_estimators=3, max_depth=4, random_state=0)
                         .fit(X, y3)), method="isotonic")], X, y3), X, "predict_proba",

@@ -144,6 +144,7 @@ def post_context(model: ir.Model, target) -> tuple[dict, dict]:
                   "cal_start": ("int32", start), "cal_count": ("int32", [len(r[6]) for r in records]),
                   "cal_pool": ("float64", pool)}
         return {"cal_folds": n_folds, "cal_classes": n_classes, "cal_k": lit(1.0 / n_classes),
+                "cal_ovo": any(r[3] == 2 for r in records),
                 "cal_clamp": lit(1.0 + 1e-5), "cal_n": lit(float(n_folds))}, arrays
     return {}, {}
 

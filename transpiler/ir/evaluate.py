@@ -399,10 +399,14 @@ def _calibrated(raw: np.ndarray, params) -> np.ndarray:
     total = np.zeros((raw.shape[0], n_classes))
     for fold in range(n_folds):
         p = np.zeros((raw.shape[0], n_classes))
+        resp = raw
         for f, source, target, kind, a, b, xs, ys in records:
             if f != fold:
                 continue
-            v = raw[:, source]
+            if kind == 2:
+                resp = _ovo_votes(raw[:, source:source + target * (target - 1) // 2])
+                continue
+            v = resp[:, source]
             if kind == 0:
                 with np.errstate(over="ignore"):
                     p[:, target] = 1.0 / (1.0 + np.exp(a * v + b))

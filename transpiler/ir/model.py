@@ -62,7 +62,9 @@ POSTPROCESSORS = (
 )
 # "calibrated" (CalibratedClassifierCV): params = (n_classes, n_folds, n_records, records...,
 # pool...). A record is 8 numbers (fold, source, target, kind, a, b, start, count), grouped by
-# fold in order. Per fold: p = zeros(n_classes); for its records: v = raw[source];
+# fold in order. Per fold: p = zeros(n_classes), resp = raw; for its records: v = resp[source];
+#   kind 2 (one-vs-one votes, first in its fold): resp = "ovo_votes" of the `target`
+#     classes' pair decisions raw[source ...] (multiclass SVC's decision_function)
 #   kind 0 (sigmoid): p[target] = 1 / (1 + exp(a * v + b))
 #   kind 1 (isotonic, np.interp after clipping): v = clip(v, a, b); xs = pool[start:start+count],
 #     ys = pool[start+count:start+2*count]; count == 1 -> ys[0]; NaN -> NaN; else j = the last

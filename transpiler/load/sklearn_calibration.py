@@ -32,6 +32,8 @@ def _response(owner, est, options) -> ir.Model:
         est = est.estimator
     inner = load_object(est, options)
     if hasattr(est, "decision_function"):
+        if inner.post == "ovo_votes":      # multiclass SVC: votes are computed per fold
+            return replace(inner, post="identity", meta={**inner.meta, "ovo": True})
         if inner.post not in DECISION_RAW:
             raise unsupported(owner, f"calibrating {type(est).__name__}, whose decision_function "
                                      "the tool does not translate")
@@ -114,8 +116,12 @@ def load_calibrated(obj, options) -> ir.Model:
         binary = n_classes == 2
         # The binary response is one column: decision_function, or predict_proba[:, 1].
         sources = [resp.raw.n_outputs - 1] if binary else list(range(len(targets)))
-        if not binary and resp.raw.n_outputs != len(targets):
-            raise unsupported(obj, f"{resp.raw.n_outputs} responses for {len(targets)} classes")
+        n_resp = resp.raw.n_outputs
+        if resp.meta.get("ovo"):                  # votes over this fold's pair decisions
+            records += [fold, int(off), len(targets), 2, 0.0, 0.0, 0, 0]
+            n_resp, off = len(targets), 0
+        if not binary and n_resp != len(targets):
+            raise unsupported(obj, f"{n_resp} responses for {len(targets)} classes")
         for source, target, cal in zip(sources, targets, cc.calibrators):
             kind, a, b, values = _calibrator(obj, cal)
             target = int(target) + 1 if binary else int(target)
