@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import InputError, OptionError, UnsupportedModelError
+from .checks import MAX_FEATURES, MAX_OUTPUTS
 from .xgb_objectives import objective_info, parse_base_score, to_margin
 
 MAX_CATEGORY = 1 << 24   # XGBoost treats codes >= 2**24 as invalid (never members)
@@ -35,7 +36,7 @@ MAX_CATEGORY = 1 << 24   # XGBoost treats codes >= 2**24 as invalid (never membe
 def _int(value, what: str) -> int:
     try:
         return int(float(value)) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"the model's {what} is {value!r}, not an integer; "
                          "save the model again") from None
 
@@ -223,7 +224,11 @@ def _version(doc) -> str:
 def _n_outputs(lmp: dict) -> int:
     num_class = _int(lmp.get("num_class", 0), "num_class")
     num_target = _int(lmp.get("num_target", 1), "num_target")
-    return num_class if num_class >= 2 else max(num_target, 1)
+    n = num_class if num_class >= 2 else max(num_target, 1)
+    if n > MAX_OUTPUTS:   # checked before anything is allocated per output
+        raise InputError(f"the model claims {n} outputs (at most {MAX_OUTPUTS:,}); "
+                         "the model file is corrupt")
+    return n
 
 
 def _missing_value(missing):
@@ -302,7 +307,7 @@ def convert(doc, spec: Spec) -> ir.Model:
     """The whole document as an ir.Model."""
     try:
         return _convert(doc, spec)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
         raise InputError(f"the XGBoost model is malformed ({type(exc).__name__}: {exc}); "
                          "save it again with booster.save_model('model.json')") from exc
 
@@ -315,6 +320,9 @@ def _convert(doc, spec: Spec) -> ir.Model:
     transform, post, task = objective_info(objective)
     lmp = learner.get("learner_model_param", {})
     n_features = _int(lmp.get("num_feature", 0), "num_feature")
+    if not 0 <= n_features <= MAX_FEATURES:
+        raise InputError(f"the model claims {n_features} features (at most {MAX_FEATURES:,}); "
+                         "the model file is corrupt")
     n_out = _n_outputs(lmp)
     base = parse_base_score(lmp.get("base_score", "5E-1"))
     if len(base) == 1:
