@@ -1,6 +1,6 @@
 """Benchmark: what a Go plugin costs next to a statically linked package and the run-time loader.
 
-    python bench/plugin_overhead.py                 # small and 1,000-tree models (a few minutes)
+    python bench/plugin_overhead.py                 # small and 1,000-tree models, memory per version
     python bench/plugin_overhead.py --quick         # small model only
     python bench/plugin_overhead.py --with-code     # also build the 1,000-tree plugin as code
 
@@ -8,7 +8,9 @@ For each model: the build time and peak memory of `go build -buildmode=plugin` (
 as data, the default for large models), the time to load the plugin and the model file, and
 nanoseconds per Score call, single-threaded, on the same rows: the package linked in and called
 directly, the same Score looked up in the plugin, and the loader's Model.Score reading the
-model file. Run by hand, not in the tests; the numbers are for reading (see the README).
+model file. Then the memory each loaded version of a 500-tree model keeps: plugins are never
+unloaded, the loader's old models are collected. Run by hand, not in the tests; the numbers are
+for reading (see the README).
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ import (
 	"math"
 	"os"
 	"plugin"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"bench/model"
@@ -47,8 +51,10 @@ import (
 var sink []float64
 
 // timeAll runs each f(n) 15 times, taking turns so that noise from other processes falls on
-// all of them alike, and returns the fastest run of each in ns per call.
+// all of them alike, and returns the fastest run of each in ns per call. The collector is off
+// while a run is timed (Score allocates its result) and runs between runs.
 func timeAll(n int, fs ...func(n int)) []float64 {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	best := make([]float64, len(fs))
 	for i, f := range fs {
 		f(n / 10)
@@ -56,6 +62,7 @@ func timeAll(n int, fs ...func(n int)) []float64 {
 	}
 	for rep := 0; rep < 15; rep++ {
 		for i, f := range fs {
+			runtime.GC()
 			t := time.Now()
 			f(n)
 			best[i] = math.Min(best[i], float64(time.Since(t).Nanoseconds())/float64(n))
@@ -90,6 +97,7 @@ func main() {
 		panic(err)
 	}
 	openFile := time.Since(t)
+	mask := len(rows) - 1
 	for _, x := range rows { // the three give the same numbers
 		a, b, c := model.Score(x), score(x), m.Score(x)
 		for k := range a {
@@ -98,8 +106,11 @@ func main() {
 			}
 		}
 	}
-	n := 200000
-	mask := len(rows) - 1
+	t = time.Now() // about 20 ms per timed run
+	for i := 0; i < 100; i++ {
+		sink = model.Score(rows[i&mask])
+	}
+	n := int(0.02/time.Since(t).Seconds()*100) + 100
 	ns := timeAll(n, func(n int) {
 		for i := 0; i < n; i++ {
 			sink = model.Score(rows[i&mask])
@@ -114,36 +125,131 @@ func main() {
 		}
 	})
 	static, viaPlugin, viaLoader := ns[0], ns[1], ns[2]
-	fmt.Printf("%.3f %.3f %.2f %.2f %.2f\\n", openPlugin.Seconds(), openFile.Seconds(), static, viaPlugin, viaLoader)
+	fmt.Printf("%.6f %.6f %.2f %.2f %.2f\\n", openPlugin.Seconds(), openFile.Seconds(), static, viaPlugin, viaLoader)
 }
 """
 
 
+MEMORY = """package main
+
+import (
+	"fmt"
+	"os"
+	"plugin"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"bench/modelfile"
+)
+
+// rss is the resident memory of this process in MB, after a collection.
+func rss() float64 {
+	runtime.GC()
+	debug.FreeOSMemory()
+	data, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(data), "\\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, _ := strconv.Atoi(strings.Fields(line)[1])
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+// plugin|loader FILE...: load each version in turn, keeping only the newest referenced, and
+// print the memory in use beyond the start after each.
+func main() {
+	x := make([]float64, 30)
+	var current func([]float64) []float64
+	var holder modelfile.Holder
+	start := rss()
+	for _, path := range os.Args[2:] {
+		if os.Args[1] == "plugin" {
+			p, err := plugin.Open(path)
+			if err != nil {
+				panic(err)
+			}
+			sym, _ := p.Lookup("Score")
+			current = sym.(func([]float64) []float64)
+		} else {
+			if _, err := holder.Load(path, 1e-9); err != nil {
+				panic(err)
+			}
+			current = holder.Model().Score
+		}
+		current(x)
+		fmt.Printf("%.1f ", rss()-start)
+	}
+	fmt.Println()
+}
+"""
+
+
+def memory(work, versions=4, trees=500):
+    """Memory kept by each loaded version of a `trees`-tree model: plugins against the loader."""
+    import dataclasses
+
+    full = transpiler.to_ir(big_model())
+    plugins, model_files = [], []
+    app = os.path.join(work, "memory")
+    write(app, {"go.mod": "module bench\n\ngo 1.21\n", "main.go": MEMORY,
+                "modelfile/loader.go": go_plugin.loader_source()})
+    build(app, ["-o", "app", "."])
+    for v in range(versions):   # each version its own model: another base score
+        raw = dataclasses.replace(full.raw, trees=full.raw.trees[:trees],
+                                  base_score=tuple(b + v * 1e-3 for b in full.raw.base_score))
+        irm = dataclasses.replace(full, raw=raw)
+        d = os.path.join(work, f"memory-{v}")
+        write(d, go_plugin.plugin_files(irm))
+        build(d, ["-buildmode=plugin", "-o", "model.so", "."])
+        plugins.append(os.path.join(d, "model.so"))
+        model_files.append(os.path.join(d, "model.trpm"))
+        write(d, {"model.trpm": modelfile.model_file(irm)})
+    print(f"memory kept after loading {versions} versions of a {trees}-tree model one after another "
+          "(MB above the start, after a collection):")
+    for mode, paths in (("plugin", plugins), ("loader", model_files)):
+        r = subprocess.run([os.path.join(app, "app"), mode, *paths], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(r.stderr)
+        print(f"  {mode:7} {r.stdout.strip()}")
+
+
 def models(quick: bool):
     """(name, fitted model, rows): a 2-feature linear model (the cost of the call itself), a small
-    forest and, unless quick, a 1,000-tree XGBoost model."""
+    forest and, unless quick, a 1,000-tree XGBoost model of depth 8 (trained once, cached)."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LinearRegression
 
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(2000, 30))
-    y = X[:, 0] * 2 + np.sin(X[:, 1] * 3) + X[:, 2] * X[:, 3] + rng.normal(scale=0.3, size=len(X))
+    X, y = data(2000)
     out = [("linear", LinearRegression().fit(X[:, :2], y), X[:, :2]),   # almost only the call
            ("forest10", RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0, n_jobs=1)
             .fit(X, y > 0), X)]
     if not quick:
-        import xgboost as xgb
-
-        os.makedirs(CACHE, exist_ok=True)
-        path = os.path.join(CACHE, "plugin_xgb1000.json")
-        model = xgb.XGBRegressor(n_estimators=1000, max_depth=6, n_jobs=os.cpu_count())
-        if os.path.exists(path):
-            model.load_model(path)
-        else:
-            model.fit(X, y)
-            model.save_model(path)
-        out.append(("xgb1000", model, X))
+        out.append(("xgb1000", big_model(), data(20000)[0]))
     return out
+
+
+def data(n):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 30))
+    y = X[:, 0] * 2 + np.sin(X[:, 1] * 3) + X[:, 2] * X[:, 3] + rng.normal(scale=0.3, size=n)
+    return X, y
+
+
+def big_model():
+    import xgboost as xgb
+
+    os.makedirs(CACHE, exist_ok=True)
+    path = os.path.join(CACHE, "plugin_xgb1000_d8.json")
+    model = xgb.XGBRegressor(n_estimators=1000, max_depth=8, n_jobs=os.cpu_count())
+    if os.path.exists(path):
+        model.load_model(path)
+    else:
+        model.fit(*data(20000))
+        model.save_model(path)
+    return model
 
 
 def write(directory, files):
@@ -182,7 +288,7 @@ def run(name, model, X, work, with_code):
               else "trees as code" if getattr(irm.raw, "trees", None) else "coefficients as code")
     lines = [f"  plugin build ({layout}): {seconds:.1f} s, peak {mb:.0f} MB, "
              f"{os.path.getsize(os.path.join(plugin_dir, 'model.so')) / 1e6:.1f} MB .so"]
-    if with_code:
+    if with_code and "model.bin" in files:
         code_dir = os.path.join(work, name, "plugin-code")
         write(code_dir, go_plugin.plugin_files(irm, layout="code"))
         seconds, mb = build(code_dir, ["-buildmode=plugin", "-o", "model.so", "."])
@@ -223,6 +329,8 @@ def main():
         build(warm, ["-buildmode=plugin", "-o", "w.so", "."])
         for name, model, X in models(args.quick):
             run(name, model, X, work, args.with_code)
+        if not args.quick:
+            memory(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
