@@ -219,6 +219,8 @@ def _base(model: ir.Model, X) -> np.ndarray:
 def special_rows(model: ir.Model, base: np.ndarray) -> np.ndarray:
     """Values a model treats specially beyond NaN: unseen and negative categories, the
     model's own missing value (XGBoost's `missing`), and zeros where zero means missing."""
+    if model.pre:
+        return derive.through_pre(special_rows, model, base)
     ens = model.raw
     if not isinstance(ens, ir.Ensemble):
         return np.empty((0, model.n_features))
@@ -254,7 +256,7 @@ def _spread(model: ir.Model, X) -> np.ndarray:
             s = np.nanstd(np.where(np.isfinite(X), X, np.nan), axis=0)
     else:
         s = np.zeros(model.n_features)
-        if isinstance(model.raw, ir.Ensemble):
+        if isinstance(model.raw, ir.Ensemble) and not model.pre:
             lo, hi = np.full(model.n_features, np.inf), np.full(model.n_features, -np.inf)
             for tree in model.raw.trees:
                 inner = (tree.left >= 0) & np.isfinite(tree.threshold)

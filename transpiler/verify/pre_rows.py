@@ -1,5 +1,6 @@
-"""Fixture rows for models with preprocessing steps (pipelines): rows derived in the space the
-trees read (on thresholds, through every leaf) mapped back to the caller's input space.
+"""Derived rows for models with preprocessing steps (pipelines): rows derived in the space the
+trees read (on thresholds, through every leaf, special values) mapped back to the caller's
+input space.
 
 Steps are undone from the last to the first: affine steps by their inverse, nudged by ulps
 until the forward step gives the target exactly (so a row still lands on its threshold);
@@ -103,27 +104,15 @@ def invert_chain(steps, y: np.ndarray, base_in: np.ndarray) -> np.ndarray:
     return y
 
 
-def pipeline_rows(model: ir.Model, X, seed: int, derive) -> np.ndarray:
-    """fixture_rows for a model with `pre`: `derive` is fixture_rows itself."""
+def through_pre(derive, model: ir.Model, base: np.ndarray) -> np.ndarray:
+    """derive(model, base) for a model with `pre`: run on the model without its steps (in the
+    space the trees read, from the base row carried through the steps), then mapped back."""
     inner = replace(model, pre=(), n_features=model.n_x)
-    X_in = None if X is None or not len(X) else np.asarray(X, dtype=np.float64)
-    if X_in is not None:
-        base = np.nanmedian(np.where(np.isfinite(X_in), X_in, np.nan), axis=0)
-        base = np.where(np.isfinite(base), base, 0.0)
-        X_x = preprocess(model.pre, X_in)
-    else:
-        base, X_x = np.zeros(model.n_features), None
-    derived = derive(inner, X_x, seed)
-    if X_x is not None:
-        derived = derived[len(X_x):]          # X itself comes back in input space below
+    base_x = preprocess(model.pre, np.asarray(base, dtype=np.float64)[None, :])[0]
+    rows = derive(inner, np.where(np.isfinite(base_x), base_x, 0.0))
+    if not len(rows):
+        return np.empty((0, model.n_features))
     try:
-        mapped = invert_chain(model.pre, derived, base)
+        return invert_chain(model.pre, rows, base)
     except CannotInvert:
-        mapped = np.empty((0, model.n_features))
-    parts = [] if X_in is None else [X_in]
-    nan_rows = np.tile(base, (model.n_features + 1, 1))
-    nan_rows[np.arange(model.n_features), np.arange(model.n_features)] = np.nan
-    nan_rows[-1] = np.nan
-    parts += [mapped, nan_rows, np.zeros((1, model.n_features))]
-    rows = np.vstack([p for p in parts if len(p)])
-    return rows[~np.all(np.isinf(rows), axis=1)]
+        return np.empty((0, model.n_features))

@@ -17,6 +17,8 @@ import numpy as np
 
 from .. import ir
 from ..errors import OptionError
+from ..ir.dump import dump_steps
+from ..ir.evaluate import kernel_values, preprocess
 
 SHOWN_MISMATCHES = 5      # rows with their inputs in the report
 SHOWN_FEATURES = 24       # inputs printed per row in text (JSON has them all)
@@ -59,7 +61,11 @@ def family(model: ir.Model) -> str:
     """The DEFAULT_TOLERANCES key for a model."""
     library = model.source.split(".")[0].split(" ")[0]
     if library == "sklearn":
-        return "sklearn trees" if isinstance(model.raw, ir.Ensemble) else "sklearn linear"
+        # Sums of leaves are exact; exp/pow post-processors, kernels, BLAS sums and the l2
+        # norm of a Normalizer are not.
+        exact = (isinstance(model.raw, ir.Ensemble) and model.post == "identity"
+                 and '"Normalize"' not in json.dumps(dump_steps(model.pre)))
+        return "sklearn trees" if exact else "sklearn linear"
     if library == "xgboost":
         if model.meta.get("objective") == "multi:softmax" and model.output_kind == "predict_proba":
             return "xgboost multi:softmax proba"
@@ -104,7 +110,13 @@ def magnitude(model: ir.Model, rows: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """
     mag = np.abs(ref)
     lin = model.raw
-    if isinstance(lin, ir.Linear) and lin.accumulate == "float64":
+    if model.pre:       # the raw stage reads the rows after the pipeline's steps
+        rows = preprocess(model.pre, np.asarray(rows, dtype=np.float64))
+    if isinstance(lin, ir.Kernel):       # libsvm sums its dot products with BLAS
+        k = np.abs(kernel_values(lin, np.nan_to_num(rows, nan=0.0, posinf=0.0, neginf=0.0)))
+        terms = (k @ np.abs(lin.coef).T + np.abs(lin.intercept)).max(axis=1, keepdims=True)
+        mag = np.maximum(mag, terms) if model.post == "identity" else mag * np.maximum(terms, 1.0)
+    elif isinstance(lin, ir.Linear) and lin.accumulate == "float64":
         terms = np.abs(np.nan_to_num(rows, nan=0.0, posinf=0.0, neginf=0.0)) @ np.abs(lin.coef).T
         terms = (terms + np.abs(lin.intercept)).max(axis=1, keepdims=True)
         if model.post == "identity":

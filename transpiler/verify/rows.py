@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import ir
 from ..ir.evaluate import category_member, tree_leaves
+from .pre_rows import through_pre
 
 
 def _neighbours(t: float, feature_type: str) -> list[float]:
@@ -24,6 +25,8 @@ def _neighbours(t: float, feature_type: str) -> list[float]:
 
 def threshold_rows(model: ir.Model, base: np.ndarray, limit: int = 4000) -> np.ndarray:
     """Copies of `base` with one feature set exactly on a split threshold (and beside it)."""
+    if model.pre:   # derived where the trees read, mapped back through the pipeline's steps
+        return through_pre(threshold_rows, model, base)
     if not isinstance(model.raw, ir.Ensemble):
         return np.empty((0, model.n_features))
     pairs = set()
@@ -56,6 +59,8 @@ def nan_rows(model: ir.Model, base: np.ndarray) -> np.ndarray:
 
 def leaf_rows(model: ir.Model, base: np.ndarray) -> np.ndarray:
     """For every leaf of every tree, a row that follows the path to it (when one exists)."""
+    if model.pre:
+        return through_pre(leaf_rows, model, base)
     if not isinstance(model.raw, ir.Ensemble):
         return np.empty((0, model.n_features))
     ens = model.raw
@@ -144,10 +149,6 @@ def _category(rules):
 
 def fixture_rows(model: ir.Model, X=None, seed: int = 0) -> np.ndarray:
     """User rows (if any) plus every kind of derived row, for the model's features."""
-    if model.pre:   # derived in the space the trees read, then mapped back to the input
-        from .pre_rows import pipeline_rows
-
-        return pipeline_rows(model, X, seed, fixture_rows)
     rng = np.random.default_rng(seed)
     parts = []
     if X is not None and len(X):
