@@ -379,6 +379,10 @@ def test_plugin_host_serves_and_swaps(tmp_path):
     write(tmp_path / "src-foreign", {"go.mod": "module example.com/foreign\n\ngo 1.21\n",
                                      "main.go": "package main\n\n// Score has the wrong type.\n"
                                                 "func Score(x []float32) []float32 { return x }\n"})
+    for directory in (src["forest"], src["xgb"]):   # as strict as the ordinary package
+        assert subprocess.run(["gofmt", "-l", "."], cwd=directory, capture_output=True, text=True).stdout == ""
+        vet = subprocess.run(["go", "vet", "."], cwd=directory, capture_output=True, text=True)
+        assert vet.returncode == 0, vet.stderr
     host_dir = shutil.copytree(HOST_SRC, tmp_path / "host")
     out = tmp_path / "out"
     out.mkdir()
@@ -449,6 +453,13 @@ def test_plugin_host_serves_and_swaps(tmp_path):
         assert digest == new
         assert_close(got, reference(xgb_v2, rows, "predict"), 1e-6, "rebuilt xgb plugin vs Python")
         assert not np.allclose(got, reference(xgb_v1, rows, "predict"))
+        # a rollback to the first build: Go cannot open that module path again, the host
+        # serves the version it already holds
+        os.replace(shutil.copy(xgb_so, tmp_path / "next.so"), plugins / "xgb.so")
+        wait_for(lambda: model_by_name(service.get("/models"), "xgb")["metadata"]["hash"] == old,
+                 "the rollback")
+        assert_close(service.predict("/predict/xgb", rows)[1], reference(xgb_v1, rows, "predict"), 1e-6,
+                     "rolled back xgb plugin vs Python")
     finally:
         service.stop()
     assert "still serving the version loaded at" in service.log
