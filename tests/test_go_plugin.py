@@ -380,7 +380,8 @@ def test_plugin_host_serves_and_swaps(tmp_path):
                                      "main.go": "package main\n\n// Score has the wrong type.\n"
                                                 "func Score(x []float32) []float32 { return x }\n"})
     for directory in (src["forest"], src["xgb"]):   # as strict as the ordinary package
-        assert subprocess.run(["gofmt", "-l", "."], cwd=directory, capture_output=True, text=True).stdout == ""
+        gofmt = subprocess.run(["gofmt", "-l", "."], cwd=directory, capture_output=True, text=True)
+        assert gofmt.stdout == ""
         vet = subprocess.run(["go", "vet", "."], cwd=directory, capture_output=True, text=True)
         assert vet.returncode == 0, vet.stderr
     host_dir = shutil.copytree(HOST_SRC, tmp_path / "host")
@@ -433,8 +434,8 @@ def test_plugin_host_serves_and_swaps(tmp_path):
         try:
             # a plugin that fails its self-check does not replace the serving version
             os.replace(shutil.copy(tampered_so, tmp_path / "next.so"), plugins / "forest.so")
-            wait_for(lambda: "failed its self-check" in model_by_name(service.get("/models"), "forest").get("error", ""),
-                     "the tampered plugin to be refused")
+            wait_for(lambda: "failed its self-check" in
+                     model_by_name(service.get("/models"), "forest").get("error", ""), "the tampered plugin")
             assert service.predict("/predict/forest", forest_X[:3])[0] == modelfile.model_hash(irs["forest"])
             # the new weights arrive by an atomic rename, as a deployment would do it
             wait_for(lambda: len(client.hashes) > 20, "requests before the swap")
@@ -626,7 +627,7 @@ def test_loader_service_swaps_model_files(tmp_path):
             # a torn copy is refused, the old model keeps serving
             (tmp_path / "next").write_bytes(modelfile.model_file(ir2)[:-1000])
             os.replace(tmp_path / "next", model_path)
-            time.sleep(0.5)
+            wait_for(lambda: "checksum mismatch" in (tmp_path / "service.log").read_text(), "the torn file")
             (tmp_path / "next").write_bytes(modelfile.model_file(ir2))
             os.replace(tmp_path / "next", model_path)
             new = modelfile.model_hash(ir2)
