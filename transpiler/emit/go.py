@@ -1,6 +1,7 @@
 """Go: one package per model (`model` by default) with `func Score(input []float64) []float64`."""
 from __future__ import annotations
 
+import math
 import re
 
 from ..ir.evaluate import ZERO_THRESHOLD
@@ -46,8 +47,16 @@ class Go(Target):
     def data_file(self, names):
         return "model.bin"
 
+    def double(self, v):
+        # Go constants have no negative zero: the literal -0.0 is +0.
+        if float(v) == 0.0 and math.copysign(1.0, float(v)) < 0:
+            return "math.Copysign(0, -1)"
+        return super().double(v)
+
     def float32(self, v):
-        return self.double(float(v)) if abs(float(v)) == float("inf") else str(__import__("numpy").float32(v))
+        if abs(float(v)) == float("inf") or float(v) == 0.0 and math.copysign(1.0, float(v)) < 0:
+            return f"float32({self.double(float(v))})"     # math.Inf/Copysign give float64
+        return str(__import__("numpy").float32(v))
 
     def array_name(self, name):
         head, *rest = name.split("_")

@@ -51,6 +51,11 @@ class Java(Target):
     def array_name(self, name):
         return name.upper()
 
+    def float32(self, v):
+        if abs(float(v)) == float("inf"):     # a double constant would not fit a float slot
+            return "Float.POSITIVE_INFINITY" if v > 0 else "Float.NEGATIVE_INFINITY"
+        return super().float32(v)
+
     def literal(self, v, dtype):
         if dtype == "uint8":
             return f"(byte) {int(v)}" if int(v) > 127 else str(int(v))

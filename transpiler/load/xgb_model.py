@@ -50,6 +50,13 @@ def _array(tree: dict, key: str, dtype, n: int | None = None, default=None) -> n
     arr = np.asarray(tree[key])
     if arr.dtype == object or arr.ndim != 1 and arr.size:
         raise InputError(f"a tree's {key!r} is not a flat list of numbers; save the model again")
+    if np.issubdtype(dtype, np.integer) and arr.size and arr.dtype.kind not in "iub":
+        as_float = arr.astype(np.float64) if arr.dtype.kind == "f" else None
+        if as_float is None or not (np.isfinite(as_float).all()
+                                    and (as_float == np.round(as_float)).all()
+                                    and np.abs(as_float).max() < 2.0 ** 62):
+            raise InputError(f"a tree's {key!r} holds a value that is not an integer; "
+                             "the model file is corrupt, save it again")
     arr = arr.reshape(-1).astype(dtype)
     if n is not None and len(arr) != n:
         raise InputError(f"a tree's {key!r} has {len(arr)} entries for {n} nodes; "
