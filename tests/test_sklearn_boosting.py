@@ -178,7 +178,8 @@ def test_learning_rate_folds_into_leaves_exactly():
 
 @pytest.mark.parametrize("model, match", [
     (E.GradientBoostingRegressor(n_estimators=2, init=linear_model.LinearRegression()), "init="),
-    (E.AdaBoostClassifier(linear_model.LogisticRegression(), n_estimators=2), "only decision trees"),
+    (E.AdaBoostClassifier(linear_model.LogisticRegression(), n_estimators=2),
+     "only decision trees"),
     (E.BaggingRegressor(svm.SVR(), n_estimators=2), "only decision trees"),
 ])
 def test_unsupported_parts_are_named(model, match):

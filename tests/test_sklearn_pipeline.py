@@ -133,10 +133,12 @@ CASES = {
     "calibrated_svc_multi": Spec(calibration.CalibratedClassifierCV(
         svm.SVC(kernel="poly", degree=2, gamma=0.02), cv=2).fit(X, y3), X, "predict_proba",
         rtol=P, scale=ones, nan=False),
-    "pipeline_calibrated_frozen": Spec(fit([pre.StandardScaler(), calibration.CalibratedClassifierCV(
-        FrozenEstimator(ensemble.ExtraTreesClassifier(n_estimators=3, max_depth=4, random_state=0)
-                        .fit(X, y3)), method="isotonic")], X, y3), X, "predict_proba",
-        nan=False),
+    "pipeline_calibrated_frozen": Spec(fit([pre.StandardScaler(),
+                                            calibration.CalibratedClassifierCV(FrozenEstimator(
+                                                ensemble.ExtraTreesClassifier(
+                                                    n_estimators=3, max_depth=4, random_state=0)
+                                                .fit(X, y3)), method="isotonic")], X, y3),
+                                       X, "predict_proba", nan=False),
 }
 CAT = Fidelity(CASES)
 

@@ -141,7 +141,8 @@ def post_context(model: ir.Model, target) -> tuple[dict, dict]:
         arrays = {"cal_first": ("int32", first), "cal_source": ("int32", cols[1]),
                   "cal_target": ("int32", cols[2]), "cal_kind": ("int32", cols[3]),
                   "cal_a": ("float64", cols[4]), "cal_b": ("float64", cols[5]),
-                  "cal_start": ("int32", start), "cal_count": ("int32", [len(r[6]) for r in records]),
+                  "cal_start": ("int32", start),
+                  "cal_count": ("int32", [len(r[6]) for r in records]),
                   "cal_pool": ("float64", pool)}
         return {"cal_folds": n_folds, "cal_classes": n_classes, "cal_k": lit(1.0 / n_classes),
                 "cal_ovo": any(r[3] == 2 for r in records),

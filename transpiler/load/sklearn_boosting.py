@@ -66,14 +66,15 @@ def _with_leaves(tree: ir.Tree, leaf_value, *, target=None, features=None,
                  nan_right=False) -> ir.Tree:
     """The same splits with new leaf values (and optionally another target, feature map)."""
     leaf = tree.left < 0
-    values = np.where(leaf[:, None], np.asarray(leaf_value, dtype=np.float64).reshape(len(leaf), -1), 0.0)
+    values = np.asarray(leaf_value, dtype=np.float64).reshape(len(leaf), -1)
+    values = np.where(leaf[:, None], values, 0.0)
     changes = dict(leaf_value=ir.frozen_array(values, np.float64))
     if target is not None:
         changes["target"] = int(target)
     if features is not None:
         features = np.asarray(features, dtype=np.int64)
-        changes["feature"] = ir.frozen_array(np.where(leaf, -1, features[np.maximum(tree.feature, 0)]),
-                                             np.int32)
+        mapped = np.where(leaf, -1, features[np.maximum(tree.feature, 0)])
+        changes["feature"] = ir.frozen_array(mapped, np.int32)
     if nan_right:
         changes["default_left"] = ir.frozen_array(np.zeros(len(leaf), dtype=bool), np.bool_)
     return replace(tree, **changes)
@@ -119,7 +120,8 @@ def _gb_init(obj, classifier, K):
             preds = np.clip(preds, eps, 1 - eps, dtype=np.float64)
         elif init.n_outputs_ != 1:
             raise unsupported(obj, "a multi-output init tree")
-        linked = np.asarray(obj._loss.link.link(preds), dtype=np.float64).reshape(int(leaf.sum()), -1)
+        linked = np.asarray(obj._loss.link.link(preds), dtype=np.float64)
+        linked = linked.reshape(int(leaf.sum()), -1)
         values = np.zeros((tree.n_nodes, linked.shape[1]))
         values[leaf] = linked
         # One tree per output, so every tree of the ensemble has width 1.

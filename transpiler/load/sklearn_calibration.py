@@ -73,7 +73,8 @@ def _join(owner, raws):
         for r, off, n in zip(raws, offsets, n_sv):
             coef[off:off + r.n_outputs, col:col + n] = r.coef
             col += n
-        return replace(first, support=ir.frozen_array(np.vstack([r.support for r in raws]), np.float64),
+        support = np.vstack([r.support for r in raws])
+        return replace(first, support=ir.frozen_array(support, np.float64),
                        coef=ir.frozen_array(coef, np.float64),
                        intercept=ir.frozen_array(np.concatenate([r.intercept for r in raws]),
                                                  np.float64)), offsets
@@ -88,7 +89,8 @@ def _calibrator(owner, cal):
         xs = np.asarray(cal.X_thresholds_, dtype=np.float64)
         ys = np.asarray(cal.y_thresholds_, dtype=np.float64)
         if cal.out_of_bounds != "clip" or len(xs) == 0:
-            raise unsupported(owner, f"an isotonic calibrator with out_of_bounds={cal.out_of_bounds!r}")
+            raise unsupported(owner, "an isotonic calibrator with "
+                                     f"out_of_bounds={cal.out_of_bounds!r}")
         return 1, float(cal.X_min_), float(cal.X_max_), list(xs) + list(ys)
     raise unsupported(owner, f"calibrator {name}")
 
@@ -133,7 +135,8 @@ def load_calibrated(obj, options) -> ir.Model:
     return ir.Model(
         n_features=first.n_features, raw=raw, post="calibrated",
         post_params=tuple(float(v) for v in params), task="classification",
-        classes=tuple(obj.classes_.tolist()), feature_names=feature_names(obj) or first.feature_names,
+        classes=tuple(obj.classes_.tolist()),
+        feature_names=feature_names(obj) or first.feature_names,
         source=f"sklearn.{type(obj).__name__}", source_version=sklearn_version(),
         output_kind="predict_proba", pre=first.pre)
 

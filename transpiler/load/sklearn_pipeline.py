@@ -15,7 +15,6 @@ what its transform does, in the same order and type (float64):
 from __future__ import annotations
 
 from dataclasses import replace
-from itertools import combinations, combinations_with_replacement
 
 import numpy as np
 
@@ -182,7 +181,8 @@ def transformer_steps(obj, n_in: int, owner=None) -> tuple:
 def load_pipeline(obj, options) -> ir.Model:
     from . import load_object
 
-    steps = [s for _, s in obj.steps if s is not None and not (isinstance(s, str) and s == "passthrough")]
+    steps = [s for _, s in obj.steps
+             if s is not None and not (isinstance(s, str) and s == "passthrough")]
     if not steps:
         raise unsupported(obj, "no steps")
     final = steps[-1]

@@ -37,8 +37,8 @@ def kernel_stage(obj) -> ir.Kernel:
         coef, intercept = -dual, -intercept      # what decision_function returns: -dec
     else:
         coef = dual
-    return ir.Kernel(support=ir.frozen_array(sv, np.float64), coef=ir.frozen_array(coef, np.float64),
-                     intercept=ir.frozen_array(intercept, np.float64), kernel=obj.kernel,
+    return ir.Kernel(support=ir.frozen_array(sv, np.float64),
+                     coef=ir.frozen_array(coef, np.float64), intercept=ir.frozen_array(intercept, np.float64), kernel=obj.kernel,
                      gamma=float(obj._gamma), coef0=float(obj.coef0), degree=int(obj.degree))
 
 

@@ -62,7 +62,8 @@ def _invert_step(step, y: np.ndarray, base_in: np.ndarray) -> np.ndarray:
             known = step.values[step.start[j]:step.start[j + 1]]
             code = y[:, j]
             unknown = (known.max() + 1.0) if len(known) else 0.0
-            inside = np.isfinite(code) & (code >= 0) & (code < len(known)) & (code == np.floor(code))
+            inside = (np.isfinite(code) & (code >= 0) & (code < len(known))
+                      & (code == np.floor(code)))
             idx = np.where(inside, code, 0).astype(np.int64)
             x[:, j] = np.where(inside, known[idx] if len(known) else 0.0,
                                np.where(np.isnan(code), np.nan, unknown))
