@@ -16,7 +16,7 @@ from sklearn.frozen import FrozenEstimator
 
 import transpiler
 from transpiler import ir
-from transpiler.errors import UnsupportedModelError
+from transpiler.errors import OptionError, UnsupportedModelError
 
 from fidelity import Fidelity, Spec, agreement, kernel_scale, linear_scale
 from support import LANGS, leaf_coverage
@@ -197,3 +197,13 @@ def test_threshold_rows_survive_the_scaler():
 def test_unsupported_steps_are_named(make, match):
     with pytest.raises(UnsupportedModelError, match=match):
         transpiler.to_ir(make())
+
+
+def test_go_tables_need_the_callers_width():
+    # Go's table code types rows by the caller's width: a width-changing pipeline takes the
+    # code layout there (auto), and an explicit table layout says so.
+    model = CASES["poly_interaction_tree"].model
+    assert "func tree0(" in transpiler.transpile(model, "go", layout="auto")["model.go"]
+    with pytest.raises(OptionError, match="--layout code"):
+        transpiler.transpile(model, "go", layout="table")
+    assert "nodes" in transpiler.transpile(model, "c", layout="table")["model.c"]
