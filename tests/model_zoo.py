@@ -54,7 +54,7 @@ RECIPES = {
     ("lightgbm", "LGBMRanker"): lambda: __import__("lightgbm").LGBMRanker(
         n_estimators=3, verbose=-1, n_jobs=1).fit(X, Y3, group=[10] * 6),
 }
-SMALL = {"n_estimators": 3, "max_iter": 3, "max_depth": 2, "n_jobs": 1, "verbose": -1}
+SMALL = {"n_estimators": 3, "max_iter": 3, "max_depth": 2, "n_jobs": 1, "verbose": -1, "cv": 2}
 
 
 def build(library: str, name: str):
