@@ -17,6 +17,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InputError
+from .checks import MAX_FEATURES, MAX_OUTPUTS
 
 
 @dataclass
@@ -74,7 +75,8 @@ def _parse(text: str) -> TextModel:
     num_class = _int(header, "num_class")
     k = _int(header, "num_tree_per_iteration") if "num_tree_per_iteration" in header else num_class
     max_feature_idx = _int(header, "max_feature_idx")
-    if num_class < 1 or k < 1 or max_feature_idx < 0:
+    if not (1 <= num_class <= MAX_OUTPUTS and 1 <= k <= MAX_OUTPUTS
+            and 0 <= max_feature_idx < MAX_FEATURES):
         raise _Corrupt("num_class, num_tree_per_iteration or max_feature_idx out of range")
     names = tuple(header.get("feature_names", "").split())
     if names and len(names) != max_feature_idx + 1:
