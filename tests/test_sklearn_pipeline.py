@@ -16,7 +16,7 @@ from sklearn.frozen import FrozenEstimator
 
 import transpiler
 from transpiler import ir
-from transpiler.errors import OptionError, UnsupportedModelError
+from transpiler.errors import UnsupportedModelError
 
 from fidelity import Fidelity, Spec, agreement, kernel_scale, linear_scale
 from support import LANGS, leaf_coverage
@@ -199,11 +199,9 @@ def test_unsupported_steps_are_named(make, match):
         transpiler.to_ir(make())
 
 
-def test_go_tables_need_the_callers_width():
-    # Go's table code types rows by the caller's width: a width-changing pipeline takes the
-    # code layout there (auto), and an explicit table layout says so.
+def test_tables_read_the_pipelines_width():
+    # A width-changing pipeline: the table code walks rows of the width the trees read.
     model = CASES["poly_interaction_tree"].model
-    assert "func tree0(" in transpiler.transpile(model, "go", layout="auto")["model.go"]
-    with pytest.raises(OptionError, match="--layout code"):
-        transpiler.transpile(model, "go", layout="table")
+    go = transpiler.transpile(model, "go", layout="table")["model.go"]
+    assert "//go:embed" in go and "x *[nX]float64" in go
     assert "nodes" in transpiler.transpile(model, "c", layout="table")["model.c"]

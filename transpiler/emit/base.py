@@ -236,7 +236,7 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         ctx.update(arrays=stage_arrays, narrow=False)
         return ctx
     t = tbl.flatten(raw)
-    chosen = stages.check_layout(model, target, tbl.choose_layout(t, layout), layout)
+    chosen = tbl.choose_layout(t, layout)
     ctx.update(
         narrow=raw.feature_type == "float32", layout=chosen, op=raw.op, width=t.width,
         n_trees=len(raw.trees), has_zero_missing=t.has_zero_missing,

@@ -13,7 +13,6 @@ import math
 import numpy as np
 
 from .. import ir
-from ..errors import OptionError
 from ..ir import preprocess as pp
 from ..ir.evaluate import calibration_records
 
@@ -148,18 +147,6 @@ def post_context(model: ir.Model, target) -> tuple[dict, dict]:
                 "cal_ovo": any(r[3] == 2 for r in records),
                 "cal_clamp": lit(1.0 + 1e-5), "cal_n": lit(float(n_folds))}, arrays
     return {}, {}
-
-
-def check_layout(model: ir.Model, target, chosen: str, requested: str) -> str:
-    """Go's table layout types rows as [NFeatures]float64, the caller's width; a pipeline that
-    changes the width needs the code layout there (until the table code takes the model's
-    width)."""
-    if target.name != "go" or chosen != "table" or model.n_x == model.n_features:
-        return chosen
-    if requested == "table":
-        raise OptionError("--layout table is not available in Go for a pipeline whose steps "
-                          "change the number of features; use --layout code")
-    return "code"
 
 
 def context(model: ir.Model, target) -> tuple[dict, list]:
