@@ -304,11 +304,12 @@ def node_condition(tables: Tables, n: int, syntax, op: str) -> str:
     default_left = bool(info & FLAG_DEFAULT_LEFT)
     if info & FLAG_CATEGORICAL:
         member = syntax.call_in_category(v, int(tables.thr[n]))
-        return f"{v} != {v} || {member}" if default_left else member
-    t = syntax.double(float(tables.thr[n]))
-    negated = ">" if op == "<=" else ">="
-    cond = f"!({v} {negated} {t})" if default_left else f"{v} {op} {t}"
-    if info & FLAG_ZERO_MISSING:
+        cond = f"{v} != {v} || {member}" if default_left else member
+    else:
+        t = syntax.double(float(tables.thr[n]))
+        negated = ">" if op == "<=" else ">="
+        cond = f"!({v} {negated} {t})" if default_left else f"{v} {op} {t}"
+    if info & FLAG_ZERO_MISSING:   # zeros are missing before any other test, as NaN is
         zero = syntax.is_zero(v)
         cond = f"{cond} || {zero}" if default_left else f"{cond} && !({zero})"
     return cond
