@@ -207,3 +207,19 @@ def test_skops_files(tmp_path):
     (tmp_path / "bad.skops").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(InputError, match="not a readable skops model file"):
         files.unpickle(str(tmp_path / "bad.skops"))
+
+
+def test_hist_gradient_boosting_with_categories_loads_restricted(tmp_path):
+    # Its preprocessing holds functools.partial(check_array, ...).
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    import transpiler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=300), "c": pd.Categorical(rng.integers(0, 4, 300))})
+    model = HistGradientBoostingClassifier(max_iter=5, categorical_features="from_dtype",
+                                           random_state=0).fit(frame, (frame.a > 0).astype(int))
+    path = tmp_path / "hgb.pkl"
+    path.write_bytes(pickle.dumps(model))
+    assert transpiler.transpile(str(path), "c") == transpiler.transpile(model, "c")

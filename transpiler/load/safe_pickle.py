@@ -10,7 +10,9 @@ protocols 0-5 and joblib.dump, compressed or not; tests/test_safe_loading.py reg
 them and fails naming any global the policy misses):
 - ALLOWED: exact `module:name` globals: NumPy's array and scalar reconstruction, plain data
   builtins, and the libraries' internals a fitted model holds (sklearn's Tree, LabelEncoder,
-  loss objects, XGBoost's and LightGBM's Booster...);
+  loss objects, XGBoost's and LightGBM's Booster...), and functools.partial with
+  sklearn's check_array (HistGradientBoosting's categorical preprocessing): a partial can
+  only wrap callables the policy already allows;
 - CLASS_MODULES: modules whose classes (not their functions) are plain data holders;
 - any scikit-learn estimator class (a BaseEstimator subclass) defined in sklearn, xgboost or
   lightgbm: by the library's convention their constructors only store parameters, and an
@@ -62,6 +64,7 @@ sklearn.tree._tree:Tree
 sklearn.ensemble._hist_gradient_boosting.predictor:TreePredictor
 sklearn.calibration:_CalibratedClassifier
 sklearn.utils._bunch:Bunch
+functools:partial sklearn.utils.validation:check_array
 sklearn._loss._loss:__pyx_unpickle_CyHalfMultinomialLoss
 
 xgboost.core:Booster
