@@ -84,7 +84,7 @@ def plugin_files(model: ir.Model, layout: str = "auto") -> dict:
     meta["abi"] = PLUGIN_ABI
     meta["fixture_rows"] = len(rows)
     text = json.dumps(meta, ensure_ascii=True, separators=(",", ":"))
-    ctx = dict(generator=meta["generator"], source=model.source or "a model",
+    ctx = dict(generator=meta["generator"], source=go.comment_text(model.source or "a model"),
                metadata=go_quote(text), n_rows=len(rows))
     files["plugin.go"] = go.finish(template_env().get_template("go/plugin_main.j2").render(**ctx))
     module = f"{MODULE_ROOT}/{_model_stem(model)}_{_digest(files)[:16]}"
