@@ -31,9 +31,10 @@ from drivers import C_MAIN, GO_MAIN, JAVA_MAIN  # noqa: E402
 
 CACHE = os.path.join(HERE, ".cache")
 N_TRAIN, N_FEATURES, N_BENCH = 100_000, 30, 20_000
-TIMEOUT = 600
+TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", 600))   # seconds per build or compile
 MEMORY_LIMIT = 16 * 2**30   # builds beyond this are reported as killed
-M2CGEN_MAX_TREES = 500      # beyond, m2cgen's Go build needs > 20 GB (measured before we began)
+M2CGEN_MAX_TREES = int(os.environ.get("BENCH_M2CGEN_MAX_TREES", 500))  # beyond 500, m2cgen's
+# Go build needs > 20 GB (measured before we began)
 
 
 def data(n, seed=0):
@@ -264,24 +265,34 @@ def tl2cgen_row(name, model, rows_path, work):
                 transpile_s=gen_s, error="" if ok else err[-200:])
 
 
+LLEAVES = """
+import sys, time, numpy as np, lleaves
+m = lleaves.Model(model_file=sys.argv[1])
+t = time.time(); m.compile(cache=sys.argv[2]); secs = time.time() - t
+X = np.fromfile(sys.argv[3], dtype="<f8").reshape(-1, int(sys.argv[4]))
+m.predict(X, n_jobs=1); t = time.time(); m.predict(X, n_jobs=1)
+print(secs, len(X) / (time.time() - t))
+"""
+
+
 def lleaves_row(name, model, rows_path, work):
     if not name.startswith("lgbm"):
         return None
     try:
-        import lleaves
+        import lleaves  # noqa: F401
     except ImportError:
         return None
+    os.makedirs(work, exist_ok=True)
     path = os.path.join(work, "model.txt")
     model.booster_.save_model(path)
-    llvm = lleaves.Model(model_file=path)
-    t = time.time()
-    llvm.compile(cache=os.path.join(work, "lleaves.o"))
-    secs = time.time() - t
-    X = np.fromfile(rows_path, dtype="<f8").reshape(-1, N_FEATURES)
-    llvm.predict(X, n_jobs=1)
-    t = time.time()
-    llvm.predict(X, n_jobs=1)
-    return dict(tool="lleaves", build_s=secs, ok=True, batch=len(X) / (time.time() - t))
+    try:
+        r = subprocess.run([sys.executable, "-c", LLEAVES, path, os.path.join(work, "lleaves.o"),
+                            rows_path, str(N_FEATURES)], capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        secs, batch = (float(v) for v in r.stdout.split())
+    except (subprocess.TimeoutExpired, ValueError):
+        return dict(tool="lleaves", ok=False, build_s=float(TIMEOUT), error=f"compile stopped after {TIMEOUT} s")
+    return dict(tool="lleaves", build_s=secs, ok=True, batch=batch)
 
 
 LEAVES_MAIN = """package main
