@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import transpiler  # noqa: E402
 from transpiler.emit import go_plugin, modelfile  # noqa: E402
+from transpiler.outdir import write_files as write  # noqa: E402
 
 CACHE = os.path.join(HERE, ".cache")
 
@@ -252,13 +253,6 @@ def big_model():
     return model
 
 
-def write(directory, files):
-    os.makedirs(directory, exist_ok=True)
-    for rel, content in files.items():
-        path = os.path.join(directory, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb" if isinstance(content, bytes) else "w") as fh:
-            fh.write(content)
 
 
 # Runs a command and prints the peak memory of its largest process (go, compile or link):

@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import transpiler  # noqa: E402
+from transpiler.outdir import write_files  # noqa: E402
 from drivers import C_MAIN, GO_MAIN, JAVA_MAIN  # noqa: E402
 
 CACHE = os.path.join(HERE, ".cache")
@@ -137,11 +138,7 @@ def ours(lang, model_path, rows_path, work, n_trees):
     t = time.time()
     files = transpiler.transpile(model_path, lang, **({"package": "model"} if lang == "go" else {}))
     transpile_s = time.time() - t
-    gen = os.path.join(work, "model")
-    os.makedirs(gen)
-    for rel, content in files.items():
-        with open(os.path.join(gen, rel), "wb" if isinstance(content, bytes) else "w") as fh:
-            fh.write(content)
+    gen = write_files(os.path.join(work, "model"), files)
     size = source_bytes(gen)
     reps = reps_for(n_trees)
     if lang == "go":

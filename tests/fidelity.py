@@ -14,12 +14,10 @@ from typing import Callable, Optional
 import numpy as np
 
 import transpiler
-import transpiler.emit
 from transpiler import ir
 from transpiler.ir.evaluate import kernel_values, preprocess
-from transpiler.verify.harness import Case, names_for, run_cases
 
-from support import Catalogue, fixture_rows, reference, require_toolchain
+from support import Catalogue, fixture_rows, reference
 
 
 @dataclass
@@ -70,9 +68,6 @@ def offset_scale(irm, rows, ref):
 class Fidelity(Catalogue):
     """Catalogue of Spec cases: one build per language, per-case tolerance."""
 
-    def __init__(self, cases: dict, layouts=("code", "table")):
-        super().__init__(cases, layouts)
-
     def ir(self, name):
         if name not in self._ir:
             s = self.cases[name]
@@ -93,19 +88,6 @@ class Fidelity(Catalogue):
         irm, rows, ref, scale = self.ir(name)
         within(ir.evaluate(irm, rows), ref, self.cases[name].rtol, scale, f"{name} IR evaluator")
         return irm, rows
-
-    def built(self, lang):
-        if lang not in self._built:
-            require_toolchain(lang)
-            cases = []
-            for name in self.cases:
-                irm, rows, _, _ = self.ir(name)
-                for layout in self.layouts:
-                    key = f"{name}_{layout}"
-                    files = transpiler.emit.emit(irm, lang, layout=layout, **names_for(lang, key))
-                    cases.append(Case(key, files, irm.n_features, irm.n_outputs, rows))
-            self._built[lang] = run_cases(lang, cases)
-        return self._built[lang]
 
     def check_compiled(self, name, lang):
         irm, rows, ref, scale = self.ir(name)

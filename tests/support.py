@@ -71,8 +71,7 @@ class Catalogue:
             require_toolchain(lang)
             cases = []
             for name in self.cases:
-                model = self.cases[name][0]
-                irm, rows, _ = self.ir(name)
+                irm, rows = self.ir(name)[:2]
                 for layout in self.layouts:
                     key = f"{name}_{layout}"
                     files = transpiler.emit.emit(irm, lang, layout=layout, **names_for(lang, key))

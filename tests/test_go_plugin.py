@@ -31,6 +31,7 @@ import transpiler
 from transpiler import ir
 from transpiler.cli import app
 from transpiler.emit import go_plugin, modelfile
+from transpiler.outdir import write_files as write
 from transpiler.errors import OptionError, UnsupportedModelError
 from transpiler.verify.harness import Case, missing_toolchain, run_cases
 
@@ -234,14 +235,6 @@ def require_plugins() -> None:
         pytest.skip(problem)
 
 
-def write(directory, files):
-    os.makedirs(directory, exist_ok=True)
-    for rel, content in files.items():
-        path = os.path.join(directory, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb" if isinstance(content, bytes) else "w") as fh:
-            fh.write(content)
-    return directory
 
 
 def go_build(directory, output, plugin=False):

@@ -21,6 +21,19 @@ MANIFEST = ".transpiler-files"
 _OURS = re.compile(rb"^[^\n]{0,8}(Code g|G)enerated by transpiler\b")
 
 
+def write_files(directory, files: dict):
+    """Write {relative path: text or bytes} under directory (created as needed); text as
+    UTF-8 with "\n" line ends. Returns directory."""
+    os.makedirs(directory, exist_ok=True)
+    for rel, content in files.items():
+        path = os.path.join(directory, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        mode = "wb" if isinstance(content, bytes) else "w"
+        with open(path, mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": "\n"})) as fh:
+            fh.write(content)
+    return directory
+
+
 def _all_files(root: str) -> list[str]:
     out = []
     for base, dirs, names in os.walk(root):
@@ -91,12 +104,7 @@ def write_output(files: dict, out_dir: str, force: bool = False) -> None:
     except OSError as exc:
         raise _cannot(parent, exc) from exc
     try:
-        for rel, content in files.items():
-            path = os.path.join(stage, rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            mode = "wb" if isinstance(content, bytes) else "w"
-            with open(path, mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": "\n"})) as fh:
-                fh.write(content)
+        write_files(stage, files)
         with open(os.path.join(stage, MANIFEST), "w", encoding="utf-8") as fh:
             fh.write(f"# Files written by transpiler {__version__}; running it again over this "
                      "directory replaces them.\n" + "".join(f"{rel}\n" for rel in sorted(files)))

@@ -16,9 +16,8 @@ C_KEYWORDS = frozenset("""auto break case char const continue default do double 
 float for goto if inline int long register restrict return short signed sizeof static struct
 switch typedef union unsigned void volatile while _Bool _Complex _Imaginary main""".split())
 
-C_TYPES = {"float64": "double", "float32": "float", "int32": "int32_t", "uint8": "uint8_t",
-           "uint32": "uint32_t"}
-LITTLE_ENDIAN = {"float64": "<f8", "float32": "<f4", "int32": "<i4", "uint8": "u1", "uint32": "<u4"}
+C_TYPES = {"float64": "double", "float32": "float", "int32": "int32_t", "uint32": "uint32_t"}
+LITTLE_ENDIAN = {"float64": "<f8", "float32": "<f4", "int32": "<i4", "uint32": "<u4"}
 LITERAL_MAX = 256        # arrays up to this many values are written as numbers
 BYTES_PER_LINE = 48
 

@@ -10,8 +10,7 @@ from .base import Target
 GO_KEYWORDS = frozenset("""break case chan const continue default defer else fallthrough for func go
 goto if import interface map package range return select struct switch type var""".split())
 
-GO_TYPES = {"float64": "float64", "float32": "float32", "int32": "int32", "uint8": "uint8",
-            "uint32": "uint32"}
+GO_TYPES = {"float64": "float64", "float32": "float32", "int32": "int32", "uint32": "uint32"}
 
 
 # (import spec, what in the code needs it), in gofmt's order

@@ -18,11 +18,10 @@ int interface long native new package private protected public return short stat
 super switch synchronized this throw throws transient try void volatile while true false null
 var record yield sealed permits""".split())
 
-JAVA_TYPES = {"float64": "double", "float32": "float", "int32": "int", "uint8": "byte",
-              "uint32": "int"}
+JAVA_TYPES = {"float64": "double", "float32": "float", "int32": "int", "uint32": "int"}
 # How a decoded byte buffer fills each array type, and the NumPy layout it is written in.
 DECODERS = {"float64": ("doubles", "<f8"), "float32": ("floats", "<f4"), "int32": ("ints", "<i4"),
-            "uint8": ("bytes", "u1"), "uint32": ("ints", "<u4")}
+            "uint32": ("ints", "<u4")}
 LITERAL_MAX = 256        # values per array written as literals
 CHUNK = 60000            # characters per string constant (the class-file limit is 65535 bytes)
 
@@ -57,8 +56,6 @@ class Java(Target):
         return super().float32(v)
 
     def literal(self, v, dtype):
-        if dtype == "uint8":
-            return f"(byte) {int(v)}" if int(v) > 127 else str(int(v))
         if dtype == "uint32" and int(v) > 0x7FFFFFFF:
             return str(int(v) - (1 << 32))
         return super().literal(v, dtype)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BuildError
+from ..outdir import write_files
 
 TOOLCHAINS = {
     "go": (("go", "gofmt"), "install Go from https://go.dev/dl/ (or `apt-get install golang`)"),
@@ -79,15 +80,6 @@ def run_cases(lang: str, cases: list[Case], workdir: str | None = None,
     finally:
         if own:
             shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _write(directory: str, files: dict) -> None:
-    os.makedirs(directory, exist_ok=True)
-    for rel, content in files.items():
-        path = os.path.join(directory, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb" if isinstance(content, bytes) else "w") as fh:
-            fh.write(content)
 
 
 def _run(cmd, cwd, what) -> str:
@@ -173,7 +165,7 @@ func main() {
 
 def _build_go(cases, workdir):
     for case in cases:
-        _write(os.path.join(workdir, case.name), case.files)
+        write_files(os.path.join(workdir, case.name), case.files)
     with open(os.path.join(workdir, "go.mod"), "w") as fh:
         fh.write("module cases\n\ngo 1.21\n")
     imports = "\n".join(f'\t{c.name} "cases/{c.name}"' for c in cases)
@@ -231,7 +223,7 @@ def _build_c(cases, workdir):
     objects, jobs = [], []
     for case in cases:
         d = os.path.join(workdir, case.name)
-        _write(d, case.files)
+        write_files(d, case.files)
         for src in sorted(f for f in case.files if f.endswith(".c")):
             obj = os.path.join(d, src[:-2] + ".o")
             objects.append(obj)
@@ -329,7 +321,7 @@ def _build_java(cases, workdir):
     sources = []
     for case in cases:
         d = os.path.join(workdir, "src", case.name)
-        _write(d, case.files)
+        write_files(d, case.files)
         sources += [os.path.join(d, f) for f in case.files if f.endswith(".java")]
     body = "\n".join(f"            case {i}:\n                return {c.name}.Model.score(row);"
                      for i, c in enumerate(cases))
@@ -347,5 +339,5 @@ def _build_java(cases, workdir):
     for case in cases:  # resources (e.g. model tables) go beside their class
         for rel, content in case.files.items():
             if not rel.endswith(".java"):
-                _write(os.path.join(classes, case.name), {rel: content})
+                write_files(os.path.join(classes, case.name), {rel: content})
     return ["java", "-Xss16m", "-cp", classes, "Driver"]
