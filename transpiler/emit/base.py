@@ -174,8 +174,8 @@ class Target:
         """Where the table layout keeps its binary tables, or None to write them as source."""
         return None
 
-    def nodes(self, tables) -> str:
-        """The node table as source, for targets without a data file."""
+    def nodes(self, records) -> str:
+        """The node records (tables.records) as source, for targets without a data file."""
         raise NotImplementedError
 
     def extra_context(self, ctx: dict) -> dict:
@@ -249,6 +249,10 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
     if ctx["heap"]:
         t = tbl.to_heap(t)
         ctx["heap_depth"] = t.max_depth
+    fmt = tbl.node_format(t, raw.feature_type == "float32")
+    ctx.update(node_format=fmt, feature_bits=t.feature_bits, feature_mask=t.feature_mask,
+               right_shift=t.feature_bits + len(tbl.FLAGS), node_formats=tbl.NODE_FORMATS,
+               **{f"flag_{name}": t.flag(name) for name in tbl.FLAGS})
     arrays = {"leaf_value": (acc, t.leaf_value), "tree_target": ("int32", t.targets)}
     if t.has_categories:
         arrays["cat_bits"] = ("uint32", t.cat_bits)
@@ -261,14 +265,14 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
                                                              target.body_depth))
                               for r in t.roots]
     elif ctx["data_file"]:
-        ctx["data"] = tbl.blob(t)
+        ctx["data"] = tbl.blob(t, fmt, raw.op)
         arrays = {}
     else:
-        if not ctx["heap"]:
+        if ctx["heap"]:
+            arrays["leaf_of"] = ("int32", t.leaf_of)
+        else:
             arrays["tree_root"] = ("int32", t.roots)
-        arrays["leaf_of"] = ("int32", t.leaf_of)
-
-        ctx["nodes_decl"] = target.nodes(t)
+        ctx["nodes_decl"] = target.nodes(tbl.records(t, fmt, raw.op))
     ctx["arrays"] = [target.array(A(name), dtype, values)
                      for name, (dtype, values) in arrays.items()] + stage_arrays
     return ctx

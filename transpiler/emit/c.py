@@ -21,9 +21,6 @@ LITTLE_ENDIAN = {"float64": "<f8", "float32": "<f4", "int32": "<i4", "uint32": "
 LITERAL_MAX = 256        # arrays up to this many values are written as numbers
 BYTES_PER_LINE = 48
 
-NODE_LAYOUT = np.dtype([("thr", "<f8"), ("info", "<i4"), ("right", "<i4")])
-
-
 # How each byte is written in a C string literal: printable characters as they are, the rest
 # as three-digit octal escapes (which never swallow a following digit).
 C_BYTE = [chr(b) if 32 <= b < 127 and b not in b'"\\?' else f"\\{b:03o}" for b in range(256)]
@@ -57,10 +54,9 @@ class C(Target):
         data = values.astype(LITTLE_ENDIAN[dtype]).tobytes()
         return self._bytes_union(name, f"{C_TYPES[dtype]} v[{len(values)}]", data)
 
-    def nodes(self, t):
-        table = np.empty(len(t.info), dtype=NODE_LAYOUT)
-        table["thr"], table["info"], table["right"] = t.thr, t.info, t.right
-        return self._bytes_union("nodes", f"struct node v[{len(table)}]", table.tobytes())
+    def nodes(self, records):
+        return self._bytes_union("nodes", f"struct node v[{max(len(records), 1)}]",
+                                 records.tobytes() or bytes(records.dtype.itemsize))
 
     @staticmethod
     def _bytes_union(name, member, data):

@@ -130,7 +130,7 @@ def model_file(model: ir.Model, meta: dict | None = None) -> bytes:
     if isinstance(raw, ir.Linear):
         base, coef, tables = raw.intercept, raw.coef, b""
     else:
-        base, coef, tables = raw.base_score, np.zeros(0), tbl.blob(tbl.flatten(raw))
+        base, coef, tables = raw.base_score, np.zeros(0), tbl.blob(tbl.flatten(raw), "wide", raw.op)
     head = json.dumps({"metadata": meta, "params": params(model)}, ensure_ascii=True,
                       separators=(",", ":")).encode()
     body = b"".join([FILE_MAGIC, struct.pack("<II", FILE_VERSION, len(head)), head,

@@ -4,14 +4,18 @@ Every layout shares the leaf table and the accumulation code; they differ only i
 finds its leaf: by branches in code (`code`) or by a loop over a node table (`table`).
 
 Nodes of each tree are renumbered in preorder, so a node's left child is always the next
-node: a table node needs only (threshold, info, right) — 16 bytes, four to a cache line:
-  info   feature index | FLAG_* bits; LEAF (negative, feature bits 0) at a leaf
-  right  the right child's global index; at a leaf, the leaf itself
-  thr    the threshold; at a categorical node, the offset of its bitset in cat_bits; NaN at
-         a leaf, so every comparison fails and a leaf steps to itself
-A leaf's value sits at leaf_of[leaf] in leaf_value (leaf number * width). Because leaves are
-fixed points of the step "left ? n + 1 : right", a block of rows can walk a tree in lockstep
-for the tree's depth without a branch on leaves; that is what the batch entry points do.
+node, and a split needs only its threshold, a word and the distance to its right child:
+  word   feature | flags << feature_bits at a split (FLAGS, in that order); at a leaf, the
+         bitwise NOT of the leaf's offset in leaf_value, so a negative word is a leaf
+  thr    the threshold; at a categorical split, the offset of its bitset in cat_bits
+  right  how many nodes after the split its right child is
+Identical leaf values are stored once, so a leaf is an index into a small table.
+
+Node records come in two formats (node_format): `narrow`, 8 bytes (float32 threshold; the
+right distance packed in the word above the flags), where features are compared as float32
+and the tree fits; `wide`, 16 bytes (float64 threshold, word, right) everywhere else. A
+float64 threshold t becomes the float32 that splits every float32 input the same way (for
+x <= t the largest float32 <= t), so both formats give the same bits.
 """
 from __future__ import annotations
 
@@ -22,11 +26,7 @@ import numpy as np
 
 from .. import ir
 
-FEATURE_MASK = (1 << 28) - 1
-LEAF = -(1 << 31)
-FLAG_DEFAULT_LEFT = 1 << 28
-FLAG_ZERO_MISSING = 1 << 29
-FLAG_CATEGORICAL = 1 << 30
+FLAGS = ("default_left", "zero_missing", "categorical")
 
 # Ensembles no deeper than this (without categorical or zero-as-missing splits) are laid out
 # as complete binary trees in heap order: the children of slot i are 2i+1 and 2i+2, so a
@@ -39,38 +39,54 @@ CODE_MAX_NODES = 1024
 CODE_MAX_DEPTH = 48
 
 BLOB_MAGIC = b"TRPL"
-BLOB_VERSION = 1
+BLOB_VERSION = 2
+NODE_FORMATS = ("wide", "narrow")          # their numbers in the blob
+NODE_DTYPES = {"narrow": np.dtype([("thr", "<f4"), ("word", "<i4")]),
+               "wide": np.dtype([("thr", "<f8"), ("word", "<i4"), ("right", "<i4")])}
+FLOAT32_EXACT = 2 ** 24                    # category set offsets a float32 holds exactly
 
 
 @dataclass
 class Tables:
-    """All trees of an ensemble, flattened, in preorder."""
+    """All trees of an ensemble, flattened, in preorder (or in heap order, see to_heap)."""
 
     thr: np.ndarray          # float64
-    info: np.ndarray         # int32
-    right: np.ndarray        # int32
-    leaf_of: np.ndarray      # int32: offset in leaf_value of each leaf (0 at splits)
+    word: np.ndarray         # int32
+    right: np.ndarray        # int32: distance to the right child (0 at leaves and in heaps)
     cat_bits: np.ndarray     # uint32: per set, [n_words, word...]
     leaf_value: np.ndarray   # accumulate dtype, n_leaves * width
     roots: np.ndarray        # int32, per tree
     targets: np.ndarray      # int32, per tree
     depths: np.ndarray       # int32, per tree
     width: int
+    feature_bits: int
     has_zero_missing: bool
     has_categories: bool
     max_depth: int
     linear: tuple | None = None   # (const per leaf, start per leaf + 1, feature, coef) or None
     heap: bool = False            # complete trees in heap order (see to_heap)
+    leaf_of: np.ndarray | None = None   # heaps: leaf offset at each bottom position
 
     @property
     def n_nodes(self) -> int:
-        return len(self.info)
+        return len(self.word)
+
+    @property
+    def feature_mask(self) -> int:
+        return (1 << self.feature_bits) - 1
+
+    def flag(self, name: str) -> int:
+        return 1 << (self.feature_bits + FLAGS.index(name))
 
     def is_leaf(self, n: int) -> bool:
-        return self.info[n] < 0
+        return self.word[n] < 0
 
     def feature(self, n: int) -> int:
-        return int(self.info[n]) & FEATURE_MASK
+        return int(self.word[n]) & self.feature_mask
+
+    def leaf(self, n: int) -> int:
+        """A leaf node's offset in leaf_value."""
+        return ~int(self.word[n])
 
 
 def ensemble_width(ens: ir.Ensemble) -> int:
@@ -135,9 +151,11 @@ def flatten(ens: ir.Ensemble) -> Tables:
     order = np.empty(len(reachable), dtype=np.int64)
     order[new_id[reachable]] = reachable
     is_leaf = left[order] < 0
-    leaf_no = np.cumsum(is_leaf) - 1                 # leaves numbered in preorder
-    info = f["feature"][order] | np.where(f["default_left"][order], FLAG_DEFAULT_LEFT, 0)
-    info |= np.where(f["zero_missing"][order], FLAG_ZERO_MISSING, 0)
+    feature = f["feature"][order]
+    fb = max(1, int(feature[~is_leaf].max(initial=0)).bit_length())
+    flag = {name: 1 << (fb + k) for k, name in enumerate(FLAGS)}
+    word = feature | np.where(f["default_left"][order], flag["default_left"], 0)
+    word |= np.where(f["zero_missing"][order], flag["zero_missing"], 0)
     thr = f["threshold"][order].copy()
     cat_bits: list[int] = []
     if any(t.categories is not None for t in ens.trees):
@@ -150,25 +168,47 @@ def flatten(ens: ir.Ensemble) -> Tables:
             if words not in cat_index:                # identical sets share one entry
                 cat_index[words] = len(cat_bits)
                 cat_bits.extend((len(words),) + words)
-            info[i] |= FLAG_CATEGORICAL
+            word[i] |= flag["categorical"]
             thr[i] = cat_index[words]
     n = len(order)
-    if n >= 2**31 or int(is_leaf.sum()) * width >= 2**31:
-        raise ValueError("the model has more than 2**31 nodes or leaf values")
+    if n >= 2**31 or int(is_leaf.sum()) * width >= 2**31 or fb + len(FLAGS) > 31:
+        raise ValueError("the model has more than 2**31 nodes or leaf values, or too many features")
     leaf_nodes = order[is_leaf]
-    leaf_value = _join([t.leaf_value for t in ens.trees], ens.accumulate).reshape(-1, width)
+    all_values = _join([t.leaf_value for t in ens.trees], ens.accumulate).reshape(-1, width)
+    linear = _linear_leaves(ens, leaf_nodes, tree_of)
+    leaf_value, leaf_index = _leaf_table(all_values[leaf_nodes], dedupe=linear is None)
+    node = np.arange(n)
+    right_child = new_id[np.maximum(right[order], 0)]
     inner = ~is_leaf
+    word = np.where(is_leaf, 0, word)
+    word[is_leaf] = ~(leaf_index * width)
     return Tables(
-        thr=np.where(is_leaf, np.nan, thr), info=np.where(is_leaf, LEAF, info).astype(np.int32),
-        right=np.where(is_leaf, np.arange(n), new_id[np.maximum(right[order], 0)]).astype(np.int32),
-        leaf_of=np.where(is_leaf, leaf_no * width, 0).astype(np.int32),
+        thr=np.where(is_leaf, np.nan, thr), word=word.astype(np.int32),
+        right=np.where(is_leaf, 0, right_child - node).astype(np.int32),
         cat_bits=np.array(cat_bits, dtype=np.uint32), depths=depths.astype(np.int32),
-        leaf_value=leaf_value[leaf_nodes].reshape(-1), roots=new_base.astype(np.int32),
+        leaf_value=leaf_value.reshape(-1), roots=new_base.astype(np.int32),
         targets=np.array([t.target for t in ens.trees], dtype=np.int32), width=width,
-        has_zero_missing=bool((info[inner] & FLAG_ZERO_MISSING).any()),
-        has_categories=bool((info[inner] & FLAG_CATEGORICAL).any()),
-        max_depth=int(depths.max(initial=0)), linear=_linear_leaves(ens, leaf_nodes, tree_of),
+        feature_bits=fb,
+        has_zero_missing=bool((word[inner] & flag["zero_missing"]).any()),
+        has_categories=bool((word[inner] & flag["categorical"]).any()),
+        max_depth=int(depths.max(initial=0)), linear=linear,
     )
+
+
+def _leaf_table(values: np.ndarray, dedupe: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct leaf rows in order of first use, each leaf's row). Rows are compared bit for
+    bit (0.0 and -0.0 stay apart). Linear leaves keep one row per leaf: their terms follow it."""
+    if not dedupe or not len(values):
+        return values, np.arange(len(values))
+    rows = np.ascontiguousarray(values)
+    key = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    if rows.shape[1] == 1:                     # integers sort much faster than void
+        key = rows.view(np.uint64 if rows.dtype.itemsize == 8 else np.uint32).ravel()
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    by_first = np.argsort(first, kind="stable")
+    rank = np.empty_like(by_first)
+    rank[by_first] = np.arange(len(by_first))
+    return rows[first[by_first]], rank[inverse.reshape(-1)]
 
 
 def _linear_leaves(ens: ir.Ensemble, leaf_nodes, tree_of) -> tuple | None:
@@ -201,7 +241,7 @@ def _linear_leaves(ens: ir.Ensemble, leaf_nodes, tree_of) -> tuple | None:
 def to_heap(t: Tables) -> Tables:
     """Every tree as a complete binary tree of depth D = t.max_depth, in heap order.
 
-    Tree k owns slots k*(2^D - 1) .. (k+1)*(2^D - 1) - 1 (thr, info = feature | default-left
+    Tree k owns slots k*(2^D - 1) .. (k+1)*(2^D - 1) - 1 (thr, word = feature | default-left
     flag) and bottom positions k*2^D .. (k+1)*2^D - 1 in leaf_of. A leaf above the bottom
     owns every bottom position below it, so the padding slots' tests never matter.
     Built level by level for all trees at once."""
@@ -209,31 +249,31 @@ def to_heap(t: Tables) -> Tables:
     slots, bottoms = 2 ** depth - 1, 2 ** depth
     n_trees = len(t.roots)
     thr = np.zeros(n_trees * slots)
-    info = np.zeros(n_trees * slots, dtype=np.int64)
+    word = np.zeros(n_trees * slots, dtype=np.int64)
     leaf_of = np.zeros(n_trees * bottoms, dtype=np.int64)
     tree = np.arange(n_trees, dtype=np.int64)
     node = t.roots.astype(np.int64)
     pos = np.zeros(n_trees, dtype=np.int64)
     for d in range(depth + 1):
-        leaf = t.info[node] < 0
+        leaf = t.word[node] < 0
         span = 2 ** (depth - d)
         first = tree[leaf] * bottoms + (pos[leaf] + 1) * span - 1 - slots
-        leaf_of[(first[:, None] + np.arange(span)).reshape(-1)] = np.repeat(t.leaf_of[node[leaf]], span)
+        leaf_of[(first[:, None] + np.arange(span)).reshape(-1)] = np.repeat(~t.word[node[leaf]], span)
         inner = ~leaf
         tree, node, pos = tree[inner], node[inner], pos[inner]
         slot = tree * slots + pos
         thr[slot] = t.thr[node]
-        info[slot] = t.info[node]
+        word[slot] = t.word[node]
         tree = np.repeat(tree, 2)
-        node = np.stack([node + 1, t.right[node].astype(np.int64)], axis=1).reshape(-1)
+        node = np.stack([node + 1, node + t.right[node]], axis=1).reshape(-1)
         pos = np.stack([2 * pos + 1, 2 * pos + 2], axis=1).reshape(-1)
     return Tables(
-        thr=thr, info=info.astype(np.int32), right=np.zeros(len(thr), dtype=np.int32),
-        leaf_of=leaf_of.astype(np.int32), cat_bits=t.cat_bits, leaf_value=t.leaf_value,
+        thr=thr, word=word.astype(np.int32), right=np.zeros(len(thr), dtype=np.int32),
+        cat_bits=t.cat_bits, leaf_value=t.leaf_value,
         roots=(np.arange(n_trees) * slots).astype(np.int32), targets=t.targets,
         depths=np.full(n_trees, depth, dtype=np.int32), width=t.width,
-        has_zero_missing=False, has_categories=False, max_depth=depth, linear=t.linear,
-        heap=True)
+        feature_bits=t.feature_bits, has_zero_missing=False, has_categories=False,
+        max_depth=depth, linear=t.linear, heap=True, leaf_of=leaf_of.astype(np.int32))
 
 
 def _join(parts, dtype) -> np.ndarray:
@@ -252,22 +292,68 @@ def choose_layout(tables: Tables, layout: str) -> str:
     return "table"
 
 
-def blob(t: Tables) -> bytes:
+def float32_thresholds(thr: np.ndarray, op: str) -> np.ndarray:
+    """The float32 thresholds that split float32 inputs exactly as the float64 ones do.
+
+    For x <= t: the largest float32 <= t; for x < t: the smallest float32 >= t (no float32
+    lies between those and t). Infinities and NaN stay what they are."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = thr.astype(np.float32)
+        wide = f.astype(np.float64)
+        if op == "<=":
+            return np.where(wide > thr, np.nextafter(f, np.float32(-np.inf)), f)
+        return np.where(wide < thr, np.nextafter(f, np.float32(np.inf)), f)
+
+
+def node_format(t: Tables, float32_features: bool) -> str:
+    """`narrow` where the inputs are compared as float32 and every split's word has room for
+    its right distance (and category offsets fit a float32); else `wide`."""
+    if not float32_features:
+        return "wide"
+    splits = t.word >= 0
+    room = 31 - t.feature_bits - len(FLAGS)
+    if int(t.right[splits].max(initial=0)) >= 1 << room:
+        return "wide"
+    cats = splits & (t.word & t.flag("categorical") != 0)
+    if int(t.thr[cats].max(initial=0)) >= FLOAT32_EXACT:
+        return "wide"
+    return "narrow"
+
+
+def records(t: Tables, fmt: str, op: str) -> np.ndarray:
+    """The node table as little-endian records of `fmt` (NODE_DTYPES)."""
+    out = np.zeros(t.n_nodes, dtype=NODE_DTYPES[fmt])
+    splits = t.word >= 0
+    if fmt == "narrow":
+        cats = splits & (t.word & t.flag("categorical") != 0) if t.has_categories else None
+        thr = float32_thresholds(t.thr, op)
+        if cats is not None:
+            thr[cats] = t.thr[cats]
+        out["thr"] = thr
+        shift = t.feature_bits + len(FLAGS)
+        out["word"] = np.where(splits, t.word | (t.right.astype(np.int64) << shift), t.word)
+    else:
+        out["thr"], out["word"], out["right"] = t.thr, t.word, t.right
+    return out
+
+
+def blob(t: Tables, fmt: str, op: str) -> bytes:
     """The table layout's data as one little-endian file (Go embeds it, Java loads it).
 
-    "TRPL", version, then sections, each a uint32 count and its values:
-    thr f64, info i32, right i32, leaf_of i32, leaf_value (f64 or f32), cat_bits u32,
-    roots i32, targets i32, depths i32, lin_const f64, lin_start i32, lin_feature i32,
-    lin_coef f64.
+    "TRPL", version, node format (index in NODE_FORMATS), feature bits, then sections, each a
+    uint32 count and its values: nodes (records), leaf_of i32 (heaps), leaf_value (f64 or
+    f32), cat_bits u32, roots i32, targets i32, depths i32, lin_const f64, lin_start i32,
+    lin_feature i32, lin_coef f64.
     """
     lin = t.linear or (np.zeros(0), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
     leaf_type = "<f4" if t.leaf_value.dtype == np.float32 else "<f8"
-    sections = [(t.thr, "<f8"), (t.info, "<i4"), (t.right, "<i4"), (t.leaf_of, "<i4"),
-                (t.leaf_value, leaf_type), (t.cat_bits, "<u4"), (t.roots, "<i4"),
-                (t.targets, "<i4"), (t.depths, "<i4"),
-                (lin[0], "<f8"), (lin[1], "<i4"), (lin[2], "<i4"), (lin[3], "<f8")]
-    parts = [BLOB_MAGIC, struct.pack("<I", BLOB_VERSION)]
-    for values, layout in sections:
+    leaf_of = t.leaf_of if t.leaf_of is not None else np.zeros(0, np.int32)
+    nodes = records(t, fmt, op)
+    parts = [BLOB_MAGIC, struct.pack("<III", BLOB_VERSION, NODE_FORMATS.index(fmt), t.feature_bits),
+             struct.pack("<I", len(nodes)), nodes.tobytes()]
+    for values, layout in [(leaf_of, "<i4"), (t.leaf_value, leaf_type), (t.cat_bits, "<u4"),
+                           (t.roots, "<i4"), (t.targets, "<i4"), (t.depths, "<i4"),
+                           (lin[0], "<f8"), (lin[1], "<i4"), (lin[2], "<i4"), (lin[3], "<f8")]:
         parts.append(struct.pack("<I", len(values)))
         parts.append(np.ascontiguousarray(values, dtype=layout).tobytes())
     return b"".join(parts)
@@ -285,11 +371,11 @@ def tree_branches(tables: Tables, root: int, syntax, op: str, depth: int = 1) ->
             continue
         n = item
         if tables.is_leaf(n):
-            lines.append(pad + syntax.ret(str(int(tables.leaf_of[n]))))
+            lines.append(pad + syntax.ret(str(tables.leaf(n))))
             continue
         lines.append(pad + syntax.if_open(node_condition(tables, n, syntax, op)))
         stack.append((syntax.block_close, d))
-        stack.append((int(tables.right[n]), d + 1))
+        stack.append((n + int(tables.right[n]), d + 1))
         stack.append((syntax.else_open, d))
         stack.append((n + 1, d + 1))
     return lines
@@ -300,16 +386,16 @@ def node_condition(tables: Tables, n: int, syntax, op: str) -> str:
 
     NaN fails every comparison, so `!(x > t)` sends it left and `x <= t` sends it right."""
     v = f"x[{tables.feature(n)}]"
-    info = int(tables.info[n])
-    default_left = bool(info & FLAG_DEFAULT_LEFT)
-    if info & FLAG_CATEGORICAL:
+    word = int(tables.word[n])
+    default_left = bool(word & tables.flag("default_left"))
+    if word & tables.flag("categorical"):
         member = syntax.call_in_category(v, int(tables.thr[n]))
         cond = f"{v} != {v} || {member}" if default_left else member
     else:
         t = syntax.double(float(tables.thr[n]))
         negated = ">" if op == "<=" else ">="
         cond = f"!({v} {negated} {t})" if default_left else f"{v} {op} {t}"
-    if info & FLAG_ZERO_MISSING:   # zeros are missing before any other test, as NaN is
+    if word & tables.flag("zero_missing"):   # zeros are missing before any other test, as NaN is
         zero = syntax.is_zero(v)
         cond = f"{cond} || {zero}" if default_left else f"{cond} && !({zero})"
     return cond

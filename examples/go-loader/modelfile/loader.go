@@ -55,7 +55,8 @@ const (
 	fileMagic     = "TRPM"
 	fileVersion   = 1
 	tableMagic    = "TRPL"
-	tableVersion  = 1
+	tableVersion  = 2
+	wideNodes     = 0 // the node format the loader reads: float64 threshold, word, right distance
 	zeroThreshold = 1.0000000180025095e-35
 
 	featureMask     = 1<<28 - 1
@@ -97,8 +98,33 @@ type numbers[T float] struct {
 // node is one split (or leaf) of a tree; the left child is always the next node.
 type node struct {
 	thr   float64 // threshold; at a categorical split, the offset of its set in catBits
-	info  int32   // feature | flag bits; negative at a leaf
-	right int32   // right child; at a leaf, the leaf itself
+	info  int32   // feature | flag bits (as the constants above); negative at a leaf
+	right int32   // right child; at a leaf, the leaf's offset in the leaf values
+}
+
+// decodeNodes reads the node records of a table (feature | flags << feature bits; at a leaf,
+// ^offset; the right child's distance) into nodes with the flags at fixed bits.
+func decodeNodes(r *reader) []node {
+	fb := r.uint32()
+	b, n := r.values(16)
+	if fb < 1 || fb > 27 {
+		r.take(len(r.data) + 1) // sets err
+		return nil
+	}
+	nodes := make([]node, n)
+	for i := range nodes {
+		rec := b[16*i:]
+		thr := math.Float64frombits(binary.LittleEndian.Uint64(rec))
+		word := int32(binary.LittleEndian.Uint32(rec[8:]))
+		jump := int32(binary.LittleEndian.Uint32(rec[12:]))
+		if word < 0 {
+			nodes[i] = node{thr, -1, ^word}
+			continue
+		}
+		feature, flags := word&(1<<fb-1), (word>>fb)&7
+		nodes[i] = node{thr, feature | flags<<28, int32(i) + jump}
+	}
+	return nodes
 }
 
 // Model is one decoded model file. Nothing changes it after Decode, so any number of
@@ -121,7 +147,6 @@ type Model struct {
 	f64       *numbers[float64]
 
 	nodes      []node
-	leafOf     []int32
 	catBits    []uint32
 	roots      []int32
 	targets    []int32
@@ -182,18 +207,13 @@ func Decode(data []byte) (*Model, error) {
 	var leaf32 []float32
 	m.linear = p.Kind == "linear"
 	if !m.linear {
-		if string(r.take(4)) != tableMagic || r.uint32() != tableVersion {
+		if string(r.take(4)) != tableMagic || r.uint32() != tableVersion || r.uint32() != wideNodes {
 			return nil, fmt.Errorf("the model's tables are not version %d; generate the loader and the file with the same transpiler", tableVersion)
 		}
-		thr, info, right := r.float64s(), r.int32s(), r.int32s()
-		if len(info) != len(thr) || len(right) != len(thr) {
-			return nil, errors.New("model file: node tables of different lengths")
+		m.nodes = decodeNodes(r)
+		if len(r.int32s()) != 0 {
+			return nil, errors.New("model file: the loader reads preorder tables only")
 		}
-		m.nodes = make([]node, len(thr))
-		for i := range m.nodes {
-			m.nodes[i] = node{thr[i], info[i], right[i]}
-		}
-		m.leafOf = r.int32s()
 		if p.Accumulate == "float32" {
 			leaf32 = r.float32s()
 		} else {
@@ -283,7 +303,7 @@ func (m *Model) validate(nBase, nCoef, nLeafValues int) error {
 		return nil
 	}
 	nNodes := int32(len(m.nodes))
-	if len(m.leafOf) != len(m.nodes) || len(m.targets) != len(m.roots) {
+	if len(m.targets) != len(m.roots) {
 		return errors.New("tables of different lengths")
 	}
 	linear := len(m.linStart) > 0
@@ -305,7 +325,7 @@ func (m *Model) validate(nBase, nCoef, nLeafValues int) error {
 	}
 	for n, nd := range m.nodes {
 		if nd.info < 0 {
-			leaf := m.leafOf[n]
+			leaf := nd.right
 			if leaf < 0 || int(leaf)+int(m.width) > nLeafValues || linear && int(leaf) >= len(m.linConst) {
 				return fmt.Errorf("leaf %d out of range", n)
 			}
@@ -496,7 +516,7 @@ func (m *Model) findLeaf(t int, x []float64) int32 {
 	for {
 		nd := &m.nodes[n]
 		if nd.info < 0 {
-			return m.leafOf[n]
+			return nd.right
 		}
 		v := x[nd.info&featureMask]
 		var left bool

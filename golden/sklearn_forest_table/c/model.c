@@ -28,24 +28,24 @@ static void add_leaf(int t, int32_t leaf, const double *x, double *raw) {
     raw[tree_target[t]] += leaf_value[leaf];
 }
 
-/* One split (or leaf) of a tree; the left child is always the next node. */
+/* One split (or leaf) of a tree, 8 bytes; the left child is always the next node. */
 struct node {
-    double thr;    /* threshold; at a categorical split, the offset of its set in cat_bits */
-    int32_t info;  /* feature | flag bits; -1 at a leaf */
-    int32_t right; /* right child; at a leaf, the leaf itself */
+    float thr;    /* threshold, as float32 inputs compare; at a categorical split, the offset of its set in cat_bits */
+    int32_t word; /* feature | flag bits | right child's distance << RIGHT_SHIFT; at a leaf, ~(its offset in leaf_value) */
 };
 
-#define FEATURE_MASK 0x0FFFFFFF
-#define FLAG_DEFAULT_LEFT 0x10000000
-#define FLAG_ZERO_MISSING 0x20000000
-#define FLAG_CATEGORICAL 0x40000000
+#define RIGHT_SHIFT 7
+#define RIGHT(nd, w) ((w) >> RIGHT_SHIFT)
+#define FEATURE_MASK 15
+#define FLAG_DEFAULT_LEFT 16
+#define FLAG_ZERO_MISSING 32
+#define FLAG_CATEGORICAL 64
 
 static const union {
-    unsigned char bytes[96];
+    unsigned char bytes[48];
     struct node v[6];
 } nodes_ = {
-    "\000\000\000\020<\374v\277\010\000\000\000\000\000\000\000\000\000\000 \204Yy\077\002\000\000\020\000\000\000\000\000\000\000\000nU\216\077\002\000\000\000\000\000\000\000"
-    "\000\000\000\200\312;&\277\010\000\000\020\000\000\000\000\000\000\000 \204Yy\077\002\000\000\020\000\000\000\000\000\000\000\300\370o\217\077\002\000\000\020\000\000\000\000"
+    "\341\341\267\273\010\000\000\000!\314\312;\022\000\000\000p\253r<\002\000\000\000T\3361\271\030\000\000\000!\314\312;\022\000\000\000\306\177{<\022\000\000\000"
 };
 #define nodes (nodes_.v)
 
@@ -56,13 +56,13 @@ enum { DEPTH = 2, SLOTS = 3, BOTTOMS = 4 };
    branch, so walks of several trees or rows overlap in the pipeline. A row without NaN needs
    no default direction; NaN goes right unless the node sends missing values left. */
 static int32_t step_finite(const struct node *tree, int32_t i, const double *x) {
-    return 2 * i + 1 + (x[tree[i].info & FEATURE_MASK] > tree[i].thr);
+    return 2 * i + 1 + (x[tree[i].word & FEATURE_MASK] > tree[i].thr);
 }
 
 static int32_t step(const struct node *tree, int32_t i, const double *x) {
     const struct node *nd = &tree[i];
-    double v = x[nd->info & FEATURE_MASK];
-    return 2 * i + 1 + ((v > nd->thr) | ((v != v) & ~(nd->info >> 28) & 1));
+    double v = x[nd->word & FEATURE_MASK];
+    return 2 * i + 1 + ((v > nd->thr) | ((v != v) & ~(nd->word >> 4) & 1));
 }
 
 /* Adds every tree for one row, walking TREE_GROUP trees side by side. */

@@ -27,18 +27,21 @@ var treeCount = [nRaw]float64{2.0}
 //go:embed model.bin
 var tables []byte
 
-// node is one split (or leaf) of a tree; the left child is always the next node.
+// node is one split (or leaf) of a tree, 8 bytes; the left child is always the next node.
 type node struct {
-	thr   float64 // threshold; at a categorical split, the offset of its set in catBits
-	info  int32   // feature | flag bits; negative at a leaf
-	right int32   // right child; at a leaf, the leaf itself
+	thr  float32 // threshold, as float32 inputs compare; at a categorical split, the offset of its set in catBits
+	word int32   // feature | flag bits | right child's distance << rightShift; at a leaf, ^(its offset in leafValue)
 }
 
+const rightShift = 7
+
+func (nd *node) right(w int32) int32 { return w >> rightShift }
+
 const (
-	featureMask     = 1<<28 - 1
-	flagDefaultLeft = 1 << 28
-	flagZeroMissing = 1 << 29
-	flagCategorical = 1 << 30
+	featureMask     = 15
+	flagDefaultLeft = 16
+	flagZeroMissing = 32
+	flagCategorical = 64
 )
 
 var nodes []node
@@ -55,13 +58,13 @@ var linCoef []float64
 
 func init() {
 	r := reader{data: tables}
-	if string(r.take(4)) != "TRPL" || binary.LittleEndian.Uint32(r.take(4)) != 1 {
+	if string(r.take(4)) != "TRPL" || r.uint32() != 2 || r.uint32() != 1 || r.uint32() != 4 {
 		panic("model: model.bin is not a model table of this version")
 	}
-	thr, info, right := r.float64s(), r.int32s(), r.int32s()
-	nodes = make([]node, len(thr))
+	nodes = make([]node, r.count())
 	for i := range nodes {
-		nodes[i] = node{thr[i], info[i], right[i]}
+		b := r.take(8)
+		nodes[i] = node{math.Float32frombits(binary.LittleEndian.Uint32(b)), int32(binary.LittleEndian.Uint32(b[4:]))}
 	}
 	leafOf = r.int32s()
 	leafValue = r.float64s()
@@ -81,8 +84,12 @@ func (r *reader) take(n int) []byte {
 	return b
 }
 
+func (r *reader) uint32() uint32 {
+	return binary.LittleEndian.Uint32(r.take(4))
+}
+
 func (r *reader) count() int {
-	return int(binary.LittleEndian.Uint32(r.take(4)))
+	return int(r.uint32())
 }
 
 func (r *reader) float64s() []float64 {
@@ -129,7 +136,7 @@ const (
 func stepFinite(tree []node, i int32, x *[NFeatures]float64) int32 {
 	nd := &tree[i]
 	i = 2*i + 1
-	if x[nd.info&featureMask] > nd.thr {
+	if x[nd.word&featureMask] > float64(nd.thr) {
 		i++
 	}
 	return i
@@ -138,9 +145,9 @@ func stepFinite(tree []node, i int32, x *[NFeatures]float64) int32 {
 // step is stepFinite for rows with NaN, which goes right unless the node sends it left.
 func step(tree []node, i int32, x *[NFeatures]float64) int32 {
 	nd := &tree[i]
-	v := x[nd.info&featureMask]
+	v := x[nd.word&featureMask]
 	i = 2*i + 1
-	if v > nd.thr || (v != v && nd.info&flagDefaultLeft == 0) {
+	if v > float64(nd.thr) || (v != v && nd.word&flagDefaultLeft == 0) {
 		i++
 	}
 	return i

@@ -16,18 +16,32 @@ public final class Model {
     }
 
     // The node tables live in the resource Model.bin beside this class, read once at class init.
-    private static final int FEATURE_MASK = 0x0FFFFFFF;
-    private static final int FLAG_DEFAULT_LEFT = 0x10000000;
-    private static final int FLAG_ZERO_MISSING = 0x20000000;
-    private static final int FLAG_CATEGORICAL = 0x40000000;
+    private static final int FEATURE_MASK = 15;
+    private static final int FLAG_DEFAULT_LEFT = 16;
+    private static final int FLAG_ZERO_MISSING = 32;
+    private static final int FLAG_CATEGORICAL = 64;
+    private static final int RIGHT_SHIFT = 7;
 
-    /** Per node: threshold (at a categorical split, the offset of its set in CAT_BITS). */
-    private static final double[] NODE_THR;
-    /** Per node: feature | flag bits; negative at a leaf. The left child is always the next node. */
-    private static final int[] NODE_INFO;
-    /** Per node: the right child; at a leaf, the leaf itself. */
-    private static final int[] NODE_RIGHT;
-    /** Per node: at a leaf, the offset of its value in LEAF_VALUE. */
+    /**
+     * One long per node: the low half is the threshold's float32 bits (as float32 inputs
+     * compare; at a categorical split, the offset of its set in CAT_BITS), the high half the
+     * word: feature | flag bits | right child's distance << RIGHT_SHIFT, or at a leaf
+     * ~(its offset in LEAF_VALUE). The left child is always the next node.
+     */
+    private static final long[] NODES;
+
+    private static double thr(int n) {
+        return Float.intBitsToFloat((int) NODES[n]);
+    }
+
+    private static int word(int n) {
+        return (int) (NODES[n] >>> 32);
+    }
+
+    private static int right(int n, int w) {
+        return w >>> RIGHT_SHIFT;
+    }
+    /** Per bottom position of a heap-ordered tree: the offset of its leaf in LEAF_VALUE. */
     private static final int[] LEAF_OF;
     private static final double[] LEAF_VALUE;
     private static final int[] CAT_BITS;
@@ -49,14 +63,12 @@ public final class Model {
         } catch (java.io.IOException e) {
             throw new IllegalStateException("cannot read Model.bin", e);
         }
-        if (b.getInt() != 0x4C505254 || b.getInt() != 1) {
+        if (b.getInt() != 0x4C505254 || b.getInt() != 2 || b.getInt() != 1 || b.getInt() != 4) {
             throw new IllegalStateException("Model.bin is not a model table of this version");
         }
-        NODE_THR = new double[b.getInt()];
-        b.asDoubleBuffer().get(NODE_THR);
-        b.position(b.position() + 8 * NODE_THR.length);
-        NODE_INFO = ints(b);
-        NODE_RIGHT = ints(b);
+        NODES = new long[b.getInt()];
+        b.asLongBuffer().get(NODES);
+        b.position(b.position() + 8 * NODES.length);
         LEAF_OF = ints(b);
         LEAF_VALUE = new double[b.getInt()];
         b.asDoubleBuffer().get(LEAF_VALUE);
@@ -89,15 +101,15 @@ public final class Model {
     /** One step down from slot i of the tree at slot base, in heap order (children 2i+1, 2i+2). */
     private static int stepFinite(int base, int i, double[] x) {
         int s = base + i;
-        return 2 * i + (x[NODE_INFO[s] & FEATURE_MASK] > NODE_THR[s] ? 2 : 1);
+        return 2 * i + (x[word(s) & FEATURE_MASK] > thr(s) ? 2 : 1);
     }
 
     /** stepFinite for rows with NaN, which goes right unless the node sends it left. */
     private static int step(int base, int i, double[] x) {
         int s = base + i;
-        int info = NODE_INFO[s];
-        double v = x[info & FEATURE_MASK];
-        boolean right = v > NODE_THR[s] || (v != v && (info & FLAG_DEFAULT_LEFT) == 0);
+        int w = word(s);
+        double v = x[w & FEATURE_MASK];
+        boolean right = v > thr(s) || (v != v && (w & FLAG_DEFAULT_LEFT) == 0);
         return 2 * i + (right ? 2 : 1);
     }
 
@@ -145,7 +157,6 @@ public final class Model {
             addLeaf(t, LEAF_OF[t * BOTTOMS + idx[r] - SLOTS], xs[r], raw, r * N_RAW);
         }
     }
-
     /** Adds the value of tree t's leaf (at offset leaf in LEAF_VALUE) to raw (at offset ro). */
     private static void addLeaf(int t, int leaf, double[] x, double[] raw, int ro) {
         raw[ro + TREE_TARGET[t]] += LEAF_VALUE[leaf];
