@@ -1,0 +1,91 @@
+"""The node records every table layout reads: walked here in Python, both formats must reach the
+leaf the IR evaluator reaches, on fixture rows (thresholds and their float neighbours, NaN,
+zeros, one row per leaf), for float32 and float64 models with every kind of split."""
+import math
+
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestRegressor
+
+import transpiler
+from transpiler.emit import tables as tbl
+from transpiler.ir.evaluate import ZERO_THRESHOLD, category_member, tree_leaves
+from transpiler.verify.rows import fixture_rows
+from test_ir_emit import MODELS
+
+
+def walk(t: tbl.Tables, rec, fmt: str, root: int, x, ens) -> int:
+    """The leaf offset a generated walker finds, from the records alone."""
+    dl, zm, cat = (t.flag(name) for name in tbl.FLAGS)
+    shift = t.feature_bits + len(tbl.FLAGS)
+    n = root
+    while True:
+        w = int(rec["word"][n])
+        if w < 0:
+            return ~w
+        v, thr = x[w & t.feature_mask], float(rec["thr"][n])
+        if w & zm and (math.isnan(v) or abs(v) <= ZERO_THRESHOLD):
+            left = bool(w & dl)
+        elif w & cat:
+            off = int(thr)
+            words = tuple(int(b) for b in t.cat_bits[off + 1:off + 1 + t.cat_bits[off]])
+            left = bool(w & dl) if math.isnan(v) else category_member(words, v, ens.cat_negative)
+        else:
+            left = (v <= thr if ens.op == "<=" else v < thr) or (math.isnan(v) and bool(w & dl))
+        n += 1 if left else (w >> shift if fmt == "narrow" else int(rec["right"][n]))
+
+
+def forest():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 4)) * np.array([1.0, 1e-3, 1e6, 3.0])
+    y = X[:, 0] + np.sin(X[:, 3]) + rng.normal(scale=0.1, size=400)
+    return transpiler.to_ir(RandomForestRegressor(n_estimators=3, random_state=0).fit(X, y))
+
+
+CASES = {"rf_float32": forest, **{name: (lambda m=m: m) for name, m in MODELS.items()
+                                  if not hasattr(m.raw, "coef") and hasattr(m.raw, "trees")}}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_records_walk_to_the_evaluators_leaf(name):
+    model = CASES[name]()
+    ens = model.raw
+    t = tbl.flatten(ens)
+    X = fixture_rows(model)
+    if ens.feature_type == "float32":
+        X = X.astype(np.float32).astype(np.float64)
+    formats = ["wide"] + ([tbl.node_format(t, True)] if ens.feature_type == "float32" else [])
+    want = np.stack([tree.leaf_value[tree_leaves(tree, X, ens)] for tree in ens.trees], axis=1)
+    for fmt in set(formats):
+        rec = tbl.records(t, fmt, ens.op)
+        for r, x in enumerate(X):
+            got = [t.leaf_value[walk(t, rec, fmt, int(root), x, ens):][:t.width]
+                   for root in t.roots]
+            np.testing.assert_array_equal(np.stack(got), want[r], err_msg=f"{fmt} row {r}")
+
+
+def test_narrow_records_need_room_for_the_right_distance():
+    t = tbl.flatten(forest().raw)
+    assert tbl.node_format(t, True) == "narrow" and tbl.node_format(t, False) == "wide"
+    t.feature_bits = 31 - len(tbl.FLAGS) - 1       # leaves one bit for the distance
+    assert tbl.node_format(t, True) == "wide"
+
+
+def test_float32_thresholds_split_float32_inputs_as_float64_ones_do():
+    rng = np.random.default_rng(0)
+    thr = np.concatenate([rng.normal(size=2000) * 10.0 ** rng.integers(-30, 30, 2000),
+                          [0.0, -0.0, np.inf, -np.inf, 3.5e38, -3.5e38, 1e-45, 0.1, 1 / 3]])
+    with np.errstate(over="ignore"):
+        x = thr.astype(np.float32)
+    for op in ("<=", "<"):
+        f = tbl.float32_thresholds(thr, op)
+        for p in (x, np.nextafter(x, np.float32(np.inf)), np.nextafter(x, np.float32(-np.inf))):
+            expect = p.astype(np.float64) <= thr if op == "<=" else p.astype(np.float64) < thr
+            got = p <= f if op == "<=" else p < f
+            np.testing.assert_array_equal(got, expect)
+
+
+def test_identical_leaf_values_are_stored_once():
+    t = tbl.flatten(forest().raw)
+    leaves = t.word[t.word < 0]
+    assert len(np.unique(t.leaf_value)) == len(t.leaf_value) < len(leaves)
