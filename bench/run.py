@@ -3,6 +3,7 @@
     python bench/run.py                  # all reference models (minutes; trains and caches them)
     python bench/run.py --models xgb300  # one model
     python bench/run.py --quick          # small models, a smoke run
+    BENCH_LEAVES_DIR=DIR python bench/run.py --models lgbm500  # leaves from a local module copy
 
 For each model it prints source bytes, build seconds and peak memory, and single-thread
 rows/s (batch entry point and row by row) for our code, next to native predict, m2cgen,
@@ -330,16 +331,34 @@ func main() {
 """
 
 
+def leaves_setup():
+    """Commands that make github.com/dmitryikh/leaves importable in a fresh module, and the error
+    to report if one fails."""
+    local = os.environ.get("BENCH_LEAVES_DIR")
+    if not local:
+        return ([["go", "get", "github.com/dmitryikh/leaves@latest"]],
+                "could not fetch github.com/dmitryikh/leaves")
+    # A local copy of the module, for machines where the module proxy refuses it; tidy pins the
+    # replaced module and records go.sum for the module's own requirements.
+    return ([["go", "mod", "edit", f"-replace=github.com/dmitryikh/leaves={os.path.abspath(local)}"],
+             ["go", "mod", "tidy"]], f"could not use the leaves module in BENCH_LEAVES_DIR={local}")
+
+
 def leaves_row(name, model, rows_path, work):
     if not name.startswith("lgbm") or shutil.which("go") is None:
         return None
     os.makedirs(work, exist_ok=True)
-    model.booster_.save_model(os.path.join(work, "model.txt"))
+    # leaves reads version=v2/v3 model files only; LightGBM 4 writes v4, the same text for trees
+    # without linear leaves, so the header is relabelled (leaves then predicts what LightGBM does).
+    text = model.booster_.model_to_string()
+    with open(os.path.join(work, "model.txt"), "w") as fh:
+        fh.write(re.sub(r"^version=v4$", "version=v3", text, count=1, flags=re.M))
     with open(os.path.join(work, "main.go"), "w") as fh:
         fh.write(LEAVES_MAIN)
-    for cmd in (["go", "mod", "init", "leavesbench"], ["go", "get", "github.com/dmitryikh/leaves@latest"]):
+    setup, error = leaves_setup()
+    for cmd in [["go", "mod", "init", "leavesbench"], *setup]:
         if subprocess.run(cmd, cwd=work, capture_output=True).returncode:
-            return dict(tool="leaves (Go)", ok=False, error="could not fetch github.com/dmitryikh/leaves")
+            return dict(tool="leaves (Go)", ok=False, error=error)
     secs, mb, ok, err = measured(["go", "build", "-o", "drv", "."], work)
     batch, single = run_driver(["./drv", "model.txt", rows_path], work) if ok else (float("nan"),) * 2
     return dict(tool="leaves (Go)", build_s=secs, build_mb=mb, ok=ok, batch=batch, single=single,
