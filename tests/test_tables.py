@@ -8,6 +8,7 @@ import pytest
 from sklearn.ensemble import RandomForestRegressor
 
 import transpiler
+import transpiler.emit
 from transpiler.emit import tables as tbl
 from transpiler.ir.evaluate import ZERO_THRESHOLD, category_member, tree_leaves
 from transpiler.verify.rows import fixture_rows
@@ -89,3 +90,31 @@ def test_identical_leaf_values_are_stored_once():
     t = tbl.flatten(forest().raw)
     leaves = t.word[t.word < 0]
     assert len(np.unique(t.leaf_value)) == len(t.leaf_value) < len(leaves)
+
+
+def test_c_refuses_tables_of_another_model(tmp_path):
+    """model_data.c from another model: the checked call says -2 and the others write NaN,
+    instead of walking tables they were not generated with."""
+    import subprocess
+    from support import require_toolchain
+    require_toolchain("c")
+    model = forest()
+    mine = transpiler.emit.emit(model, "c", layout="table")
+    other = transpiler.emit.emit(CASES["le_f64"](), "c", layout="table")
+    for name, text in dict(mine, **{"model_data.c": other["model_data.c"]}).items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "main.c").write_text("""#include <stdio.h>
+#include "model.h"
+int main(void) {
+    double x[4] = {0, 0, 0, 0}, out[1] = {0}, rows[8] = {0}, outs[2] = {0, 0};
+    int rc = score_checked(x, 4, out, 1);
+    score(x, out);
+    score_batch(rows, 2, outs);
+    printf("%d %d %d\\n", rc, out[0] != out[0], outs[1] != outs[1]);
+    return 0;
+}
+""")
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-o", "drv", "main.c", "model.c",
+                    "model_data.c", "-lm"], cwd=tmp_path, check=True)
+    assert subprocess.run(["./drv"], cwd=tmp_path, capture_output=True, text=True,
+                          check=True).stdout.split() == ["-2", "1", "1"]

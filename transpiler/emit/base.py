@@ -167,16 +167,16 @@ class Target:
             text = env.get_template(template).render(**ctx)
             out[path.format(**vars(names))] = self.finish(text)
         if ctx["data"] is not None:
-            out[ctx["data_file"]] = ctx["data"]
+            out.update(self.data_files(ctx))
         return out
 
     def data_file(self, names: Names) -> str | None:
-        """Where the table layout keeps its binary tables, or None to write them as source."""
+        """Where the table layout keeps its binary tables (tables.blob)."""
         return None
 
-    def nodes(self, records) -> str:
-        """The node records (tables.records) as source, for targets without a data file."""
-        raise NotImplementedError
+    def data_files(self, ctx: dict) -> dict:
+        """The table layout's data files: the blob as it is, by default."""
+        return {ctx["data_file"]: ctx["data"]}
 
     def extra_context(self, ctx: dict) -> dict:
         """Language-specific template variables derived from the shared context."""
@@ -264,15 +264,10 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         ctx["tree_bodies"] = ["\n".join(tbl.tree_branches(t, int(r), target, raw.op,
                                                              target.body_depth))
                               for r in t.roots]
-    elif ctx["data_file"]:
-        ctx["data"] = tbl.blob(t, fmt, raw.op)
-        arrays = {}
     else:
-        if ctx["heap"]:
-            arrays["leaf_of"] = ("int32", t.leaf_of)
-        else:
-            arrays["tree_root"] = ("int32", t.roots)
-        ctx["nodes_decl"] = target.nodes(tbl.records(t, fmt, raw.op))
+        ctx["data"] = tbl.blob(t, fmt, raw.op)
+        ctx["table_sizes"] = tbl.section_sizes(t)
+        arrays = {}
     ctx["arrays"] = [target.array(A(name), dtype, values)
                      for name, (dtype, values) in arrays.items()] + stage_arrays
     return ctx

@@ -337,6 +337,18 @@ def records(t: Tables, fmt: str, op: str) -> np.ndarray:
     return out
 
 
+SECTIONS = ("nodes", "leaf_of", "leaf_value", "cat_bits", "tree_root", "tree_target",
+            "tree_depth", "lin_const", "lin_start", "lin_feature", "lin_coef")
+
+
+def section_sizes(t: Tables) -> dict:
+    """How many values each section of the blob holds, by name (SECTIONS)."""
+    lin = t.linear or ((),) * 4
+    counts = (t.n_nodes, 0 if t.leaf_of is None else len(t.leaf_of), len(t.leaf_value),
+              len(t.cat_bits), len(t.roots), len(t.targets), len(t.depths)) + tuple(map(len, lin))
+    return dict(zip(SECTIONS, counts))
+
+
 def blob(t: Tables, fmt: str, op: str) -> bytes:
     """The table layout's data as one little-endian file (Go embeds it, Java loads it).
 

@@ -7,27 +7,6 @@
 
 enum { N_FEATURES = 10, N_RAW = 1, N_OUTPUTS = 1, BATCH_ROWS = 64 };
 
-static const double leaf_value[8] = {
-    90.1358024691358, 163.97222222222223, 162.2719298245614, 225.52307692307693, 99.42696629213484, 147.58490566037736, 161.43697478991598, 225.93478260869566
-};
-
-static const int32_t tree_target[2] = {
-    0, 0
-};
-
-static const int32_t leaf_of[8] = {
-    0, 1, 2, 3, 4, 5, 6, 7
-};
-
-static const double base_score[N_RAW] = {0.0};
-static const double tree_count[N_RAW] = {2.0};
-
-/* Adds the value of tree t's leaf (at offset leaf in leaf_value) to raw. */
-static void add_leaf(int t, int32_t leaf, const double *x, double *raw) {
-    (void)x;
-    raw[tree_target[t]] += leaf_value[leaf];
-}
-
 /* One split (or leaf) of a tree, 8 bytes; the left child is always the next node. */
 struct node {
     float thr;    /* threshold, as float32 inputs compare; at a categorical split, the offset of its set in cat_bits */
@@ -41,13 +20,138 @@ struct node {
 #define FLAG_ZERO_MISSING 32
 #define FLAG_CATEGORICAL 64
 
-static const union {
-    unsigned char bytes[48];
-    struct node v[6];
-} nodes_ = {
-    "\341\341\267\273\010\000\000\000!\314\312;\022\000\000\000p\253r<\002\000\000\000T\3361\271\030\000\000\000!\314\312;\022\000\000\000\306\177{<\022\000\000\000"
+/* The tables, decoded once from the base64 text in model_data*.c when the program (or library)
+   loads: a constructor on gcc and clang; elsewhere the first call. */
+extern const char score_tables_0[];
+static const char *const table_text[1] = {score_tables_0};
+static const size_t table_length[1] = {304};
+
+static struct node nodes[6];
+static int32_t leaf_of[8];
+static double leaf_value[8];
+static uint32_t cat_bits[1];
+static int32_t tree_root[2];
+static int32_t tree_target[2];
+static double lin_const[1];
+static int32_t lin_start[1];
+static int32_t lin_feature[1];
+static double lin_coef[1];
+
+struct text_reader {
+    int part;
+    size_t pos;             /* in table_text[part] */
+    unsigned char quad[3];  /* the last decoded quad and how much of it was used */
+    int used;
 };
-#define nodes (nodes_.v)
+
+static unsigned char sextet[256];
+
+/* Decodes whole quads of the current part into out, at most n_quads; returns how many. */
+static size_t decode_quads(struct text_reader *r, unsigned char *out, size_t n_quads) {
+    while (r->pos == table_length[r->part]) {
+        if (r->part + 1 == 1) {
+            return 0;
+        }
+        r->part++;
+        r->pos = 0;
+    }
+    size_t have = (table_length[r->part] - r->pos) / 4;
+    const unsigned char *p = (const unsigned char *)table_text[r->part] + r->pos;
+    n_quads = n_quads < have ? n_quads : have;
+    for (size_t q = 0; q < n_quads; q++, p += 4, out += 3) {
+        uint32_t v = ((uint32_t)sextet[p[0]] << 18) | ((uint32_t)sextet[p[1]] << 12) |
+                     ((uint32_t)sextet[p[2]] << 6) | (uint32_t)sextet[p[3]];
+        out[0] = (unsigned char)(v >> 16);
+        out[1] = (unsigned char)(v >> 8);
+        out[2] = (unsigned char)v;
+    }
+    r->pos += 4 * n_quads;
+    return n_quads;
+}
+
+/* Reads n bytes into dst (or skips them when dst is NULL); 0 when the text runs out. */
+static int read_bytes(struct text_reader *r, void *dst, size_t n) {
+    unsigned char *d = dst;
+    while (n > 0) {
+        if (r->used < 3) {
+            if (d != NULL) {
+                *d++ = r->quad[r->used];
+            }
+            r->used++;
+            n--;
+        } else if (d != NULL && n >= 3) {   /* whole quads straight into place */
+            size_t got = decode_quads(r, d, n / 3);
+            if (got == 0) {
+                return 0;
+            }
+            d += 3 * got;
+            n -= 3 * got;
+        } else {
+            if (decode_quads(r, r->quad, 1) == 0) {
+                return 0;
+            }
+            r->used = 0;
+        }
+    }
+    return 1;
+}
+
+static uint32_t read_u32(struct text_reader *r) {
+    unsigned char b[4] = {0, 0, 0, 0};
+    read_bytes(r, b, 4);
+    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+}
+
+/* One section: its count must be what this file was generated with. */
+static int read_section(struct text_reader *r, void *dst, uint32_t count, size_t size) {
+    return read_u32(r) == count && read_bytes(r, dst, (size_t)count * size);
+}
+
+static int tables_state; /* 0 not loaded yet, 1 ready, -1 unusable */
+
+#if defined(__GNUC__)
+__attribute__((constructor))
+#endif
+static void load_tables(void) {
+    struct text_reader r = {0, 0, {0, 0, 0}, 3};
+    unsigned char magic[4] = {0, 0, 0, 0};
+    const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int i = 0; i < 64; i++) {
+        sextet[(unsigned char)alphabet[i]] = (unsigned char)i;
+    }
+    int ok = read_bytes(&r, magic, 4) && magic[0] == 'T' && magic[1] == 'R' && magic[2] == 'P' && magic[3] == 'L' &&
+             read_u32(&r) == 2 && read_u32(&r) == 1 && read_u32(&r) == 4 &&
+             sizeof(struct node) == 8 &&
+             read_section(&r, nodes, 6, sizeof nodes[0]) &&
+             read_section(&r, leaf_of, 8, sizeof leaf_of[0]) &&
+             read_section(&r, leaf_value, 8, sizeof leaf_value[0]) &&
+             read_section(&r, cat_bits, 0, sizeof cat_bits[0]) &&
+             read_section(&r, tree_root, 2, sizeof tree_root[0]) &&
+             read_section(&r, tree_target, 2, sizeof tree_target[0]) &&
+             read_section(&r, NULL, 2, 4) &&
+             read_section(&r, lin_const, 0, sizeof lin_const[0]) &&
+             read_section(&r, lin_start, 0, sizeof lin_start[0]) &&
+             read_section(&r, lin_feature, 0, sizeof lin_feature[0]) &&
+             read_section(&r, lin_coef, 0, sizeof lin_coef[0]);
+    tables_state = ok ? 1 : -1;
+}
+
+/* Whether the tables can be used: loaded, from this model's model_data*.c. */
+static int tables_ready(void) {
+    if (tables_state == 0) {
+        load_tables();
+    }
+    return tables_state == 1;
+}
+
+static const double base_score[N_RAW] = {0.0};
+static const double tree_count[N_RAW] = {2.0};
+
+/* Adds the value of tree t's leaf (at offset leaf in leaf_value) to raw. */
+static void add_leaf(int t, int32_t leaf, const double *x, double *raw) {
+    (void)x;
+    raw[tree_target[t]] += leaf_value[leaf];
+}
 
 
 enum { DEPTH = 2, SLOTS = 3, BOTTOMS = 4 };
@@ -136,6 +240,12 @@ static void post(const double *raw, double *output) {
 void score(const double *input, double *output) {
     double x[N_FEATURES];
     double raw[N_RAW];
+    if (!tables_ready()) {
+        for (int k = 0; k < N_OUTPUTS; k++) {
+            output[k] = NAN;
+        }
+        return;
+    }
     int finite = narrow(input, x);
     for (int k = 0; k < N_RAW; k++) {
         raw[k] = base_score[k];
@@ -155,7 +265,7 @@ int score_checked(const double *input, size_t n_input, double *output, size_t n_
     if (input == NULL || output == NULL || n_input != N_FEATURES || n_output < N_OUTPUTS) {
         return -1;
     }
-    if (one.b[7] != 0x3F) { /* the tables are little-endian IEEE-754 */
+    if (one.b[7] != 0x3F || !tables_ready()) { /* the tables are little-endian IEEE-754 and from this model */
         return -2;
     }
     score(input, output);
@@ -166,6 +276,12 @@ void score_batch(const double *rows, size_t n_rows, double *out) {
     const int block = BATCH_ROWS;
     double x[BATCH_ROWS][N_FEATURES];
     double raw[BATCH_ROWS][N_RAW];
+    if (!tables_ready()) {
+        for (size_t i = 0; i < n_rows * N_OUTPUTS; i++) {
+            out[i] = NAN;
+        }
+        return;
+    }
     for (size_t start = 0; start < n_rows; start += (size_t)block) {
         int m = n_rows - start < (size_t)block ? (int)(n_rows - start) : block;
         int finite = 1;

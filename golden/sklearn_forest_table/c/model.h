@@ -16,7 +16,8 @@ void score(const double *input, double *output);
 
 /* The same with lengths checked: returns 0, or -1 (output untouched) when n_input is not
    SCORE_N_FEATURES or n_output is less than SCORE_N_OUTPUTS,
-   or -2 on a machine that is not little-endian IEEE-754 (the model's tables are). */
+   or -2 on a machine that is not little-endian IEEE-754 (the model's tables are) or when
+   model_data*.c are not this model's (then score and score_batch write NaN). */
 int score_checked(const double *input, size_t n_input, double *output, size_t n_output);
 
 /* Scores n_rows rows stored one after another (row-major); writes 1 values per row. */
