@@ -223,6 +223,7 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         batch_rows=max(1, min(64, 8192 // max(model.n_features, model.n_x, 1))),
         blob_version=tbl.BLOB_VERSION, data_file=target.data_file(names), data=None,
         layout="linear", linear=False, has_categories=False, has_zero_missing=False, heap=False,
+        big_block=False,
     )
     A = target.array_name
     more, stage_arrays = stages.context(model, target)   # preprocessing, kernels, post params
@@ -249,6 +250,8 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
     if ctx["heap"]:
         t = tbl.to_heap(t)
         ctx["heap_depth"] = t.max_depth
+    elif chosen == "table":
+        ctx.update(big_block=True, batch_rows=tbl.walk_block_rows(max(model.n_features, model.n_x)))
     fmt = tbl.node_format(t, raw.feature_type == "float32")
     ctx.update(node_format=fmt, feature_bits=t.feature_bits, feature_mask=t.feature_mask,
                right_shift=t.feature_bits + len(tbl.FLAGS), node_formats=tbl.NODE_FORMATS,

@@ -151,8 +151,9 @@ public final class Model {
         if (rows.length < (long) nRows * N_FEATURES || out.length < (long) nRows * N_OUTPUTS) {
             throw new IllegalArgumentException("rows or out is shorter than nRows rows");
         }
-        double[][] xs = new double[BATCH_ROWS][N_X];
-        double[] raw = new double[BATCH_ROWS * N_RAW];
+        int block = Math.min(BATCH_ROWS, nRows);
+        double[][] xs = new double[block][N_X];
+        double[] raw = new double[block * N_RAW];
         for (int start = 0; start < nRows; start += BATCH_ROWS) {
             int m = Math.min(BATCH_ROWS, nRows - start);
             boolean finite = true;

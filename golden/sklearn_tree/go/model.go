@@ -117,8 +117,12 @@ func ScoreBatch(rows []float64, out []float64) {
 	if len(out) < n*NOutputs {
 		panic("model: out is shorter than NOutputs values per row")
 	}
-	xs := make([][NFeatures]float64, batchRows)
-	raws := make([][nRaw]float64, batchRows)
+	block := batchRows
+	if n < block {
+		block = n
+	}
+	xs := make([][NFeatures]float64, block)
+	raws := make([][nRaw]float64, block)
 	for start := 0; start < n; start += batchRows {
 		m := n - start
 		if m > batchRows {
