@@ -99,7 +99,7 @@ def measured(cmd, cwd, env=None):
              f"    resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_LIMIT}, {MEMORY_LIMIT}))\n"
              "t = time.time()\n"
              f"r = subprocess.run(sys.argv[1:], capture_output=True, text=True, preexec_fn=limit, timeout={TIMEOUT})\n"
-             "sys.stderr.write(r.stderr[-2000:])\n"
+             "sys.stderr.write(r.stderr[:500] + r.stderr[-1500:])\n"
              "print(time.time() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode)\n")
     try:
         r = subprocess.run([sys.executable, "-c", probe, *cmd], cwd=cwd, capture_output=True,
@@ -232,7 +232,8 @@ def m2cgen_row(lang, model, rows_path, work, n_trees):
             fh.write(code)
         secs, mb, ok, err = measured(["javac", "Model.java"], work)
     return dict(tool=f"m2cgen {lang}{note}", bytes=len(code), build_s=secs, build_mb=mb, ok=ok,
-                transpile_s=export_s, error="" if ok else ("build failed: " + err.strip()[-150:]))
+                transpile_s=export_s, error="" if ok else "build failed: " + (
+                    "the compiler ran out of memory" if "out of memory" in err else err.strip()[-150:]))
 
 
 def tl2cgen_row(name, model, rows_path, work):
@@ -397,7 +398,7 @@ def table(title, rows, native_rate):
             r["tool"], "-" if size is None else f"{size / 1e6:.2f} MB", fmt(r.get("build_s"), ".1f"),
             fmt(r.get("build_mb"), ".0f"), fmt(r.get("transpile_s"), ".2f"),
             fmt(r.get("batch"), ",.0f"), fmt(ratio, ".2f"), fmt(r.get("single"), ",.0f"))
-            + (f" {r['error']}" if r.get("error") else ""))
+            + (" " + " ".join(r["error"].split()) if r.get("error") else ""))
     return "\n".join(lines)
 
 
