@@ -307,13 +307,23 @@ def lleaves_row(name, model, rows_path, work):
     os.makedirs(work, exist_ok=True)
     path = os.path.join(work, "model.txt")
     model.booster_.save_model(path)
+    # lleaves 1.3 uses llvmlite's PassManagerBuilder, gone since llvmlite 0.45: point
+    # BENCH_LLEAVES_PYTHONPATH at an older llvmlite (pip install --target DIR llvmlite==0.43.0).
+    env = dict(os.environ)
+    if os.environ.get("BENCH_LLEAVES_PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.environ["BENCH_LLEAVES_PYTHONPATH"],
+                                                          env.get("PYTHONPATH")]))
     try:
         r = subprocess.run([sys.executable, "-c", LLEAVES, path, os.path.join(work, "lleaves.o"),
                             rows_path, str(N_FEATURES)], capture_output=True, text=True,
-                           timeout=TIMEOUT)
-        secs, batch = (float(v) for v in r.stdout.split())
-    except (subprocess.TimeoutExpired, ValueError):
+                           timeout=TIMEOUT, env=env)
+    except subprocess.TimeoutExpired:
         return dict(tool="lleaves", ok=False, build_s=float(TIMEOUT), error=f"compile stopped after {TIMEOUT} s")
+    if r.returncode:
+        last = (r.stderr.strip().splitlines() or ["no message"])[-1]
+        hint = " (set BENCH_LLEAVES_PYTHONPATH to an llvmlite < 0.45)" if "PassManagerBuilder" in last else ""
+        return dict(tool="lleaves", ok=False, error=f"failed: {last[:150]}{hint}")
+    secs, batch = (float(v) for v in r.stdout.split())
     return dict(tool="lleaves", build_s=secs, ok=True, batch=batch)
 
 
