@@ -10,7 +10,7 @@ enum { N_FEATURES = 10, N_RAW = 1, N_OUTPUTS = 1, BATCH_ROWS = 64 };
 /* One split (or leaf) of a tree, 8 bytes; the left child is always the next node. */
 struct node {
     float thr;    /* threshold, as float32 inputs compare; at a categorical split, the offset of its set in cat_bits */
-    int32_t word; /* feature | flag bits | right child's distance << RIGHT_SHIFT; at a leaf, ~(its offset in leaf_value) */
+    int32_t word; /* feature | flag bits (| right child's distance << RIGHT_SHIFT in preorder); at a leaf, ~(its offset in leaf_value) */
 };
 
 #define RIGHT_SHIFT 7

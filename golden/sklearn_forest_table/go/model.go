@@ -30,7 +30,7 @@ var tables []byte
 // node is one split (or leaf) of a tree, 8 bytes; the left child is always the next node.
 type node struct {
 	thr  float32 // threshold, as float32 inputs compare; at a categorical split, the offset of its set in catBits
-	word int32   // feature | flag bits | right child's distance << rightShift; at a leaf, ^(its offset in leafValue)
+	word int32   // feature | flag bits (| right child's distance << rightShift in preorder); at a leaf, ^(its offset in leafValue)
 }
 
 const rightShift = 7

@@ -25,7 +25,7 @@ public final class Model {
     /**
      * One long per node: the low half is the threshold's float32 bits (as float32 inputs
      * compare; at a categorical split, the offset of its set in CAT_BITS), the high half the
-     * word: feature | flag bits | right child's distance << RIGHT_SHIFT, or at a leaf
+     * word: feature | flag bits (| right child's distance << RIGHT_SHIFT in preorder), or at a leaf
      * ~(its offset in LEAF_VALUE). The left child is always the next node.
      */
     private static final long[] NODES;
