@@ -180,7 +180,6 @@ def flatten(ens: ir.Ensemble) -> Tables:
     node = np.arange(n)
     right_child = new_id[np.maximum(right[order], 0)]
     inner = ~is_leaf
-    word = np.where(is_leaf, 0, word)
     word[is_leaf] = ~(leaf_index * width)
     return Tables(
         thr=np.where(is_leaf, np.nan, thr), word=word.astype(np.int32),
@@ -345,35 +344,36 @@ def records(t: Tables, fmt: str, op: str) -> np.ndarray:
     return out
 
 
-SECTIONS = ("nodes", "leaf_of", "leaf_value", "cat_bits", "tree_root", "tree_target",
-            "tree_depth", "lin_const", "lin_start", "lin_feature", "lin_coef")
-
-
-def section_sizes(t: Tables) -> dict:
-    """How many values each section of the blob holds, by name (SECTIONS)."""
-    lin = t.linear or ((),) * 4
-    counts = (t.n_nodes, 0 if t.leaf_of is None else len(t.leaf_of), len(t.leaf_value),
-              len(t.cat_bits), len(t.roots), len(t.targets), len(t.depths)) + tuple(map(len, lin))
-    return dict(zip(SECTIONS, counts))
-
-
-def blob(t: Tables, fmt: str, op: str) -> bytes:
-    """The table layout's data as one little-endian file (Go embeds it, Java loads it).
-
-    "TRPL", version, node format (index in NODE_FORMATS), feature bits, then sections, each a
-    uint32 count and its values: nodes (records), leaf_of i32 (heaps), leaf_value (f64 or
-    f32), cat_bits u32, roots i32, targets i32, depths i32, lin_const f64, lin_start i32,
-    lin_feature i32, lin_coef f64.
-    """
+def _sections(t: Tables) -> list[tuple[str, np.ndarray, str]]:
+    """The blob's sections after the nodes, in order: (name, values, little-endian layout)."""
     lin = t.linear or (np.zeros(0), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
     leaf_type = "<f4" if t.leaf_value.dtype == np.float32 else "<f8"
     leaf_of = t.leaf_of if t.leaf_of is not None else np.zeros(0, np.int32)
+    return [("leaf_of", leaf_of, "<i4"), ("leaf_value", t.leaf_value, leaf_type),
+            ("cat_bits", t.cat_bits, "<u4"), ("tree_root", t.roots, "<i4"),
+            ("tree_target", t.targets, "<i4"), ("tree_depth", t.depths, "<i4"),
+            ("lin_const", lin[0], "<f8"), ("lin_start", lin[1], "<i4"),
+            ("lin_feature", lin[2], "<i4"), ("lin_coef", lin[3], "<f8")]
+
+
+def section_sizes(t: Tables) -> dict:
+    """How many values each section of the blob holds, by name ("nodes" first)."""
+    return {"nodes": t.n_nodes, **{name: len(values) for name, values, _ in _sections(t)}}
+
+
+def blob(t: Tables, fmt: str, op: str) -> bytes:
+    """The table layout's data as one little-endian file (Go embeds it, Java loads it, C
+    compiles it in as text).
+
+    "TRPL", version, node format (index in NODE_FORMATS), feature bits, then sections, each a
+    uint32 count and its values: nodes (records), then _sections: leaf_of i32 (heaps),
+    leaf_value (f64 or f32), cat_bits u32, roots i32, targets i32, depths i32, lin_const f64,
+    lin_start i32, lin_feature i32, lin_coef f64.
+    """
     nodes = records(t, fmt, op)
     parts = [BLOB_MAGIC, struct.pack("<III", BLOB_VERSION, NODE_FORMATS.index(fmt), t.feature_bits),
              struct.pack("<I", len(nodes)), nodes.tobytes()]
-    for values, layout in [(leaf_of, "<i4"), (t.leaf_value, leaf_type), (t.cat_bits, "<u4"),
-                           (t.roots, "<i4"), (t.targets, "<i4"), (t.depths, "<i4"),
-                           (lin[0], "<f8"), (lin[1], "<i4"), (lin[2], "<i4"), (lin[3], "<f8")]:
+    for _, values, layout in _sections(t):
         parts.append(struct.pack("<I", len(values)))
         parts.append(np.ascontiguousarray(values, dtype=layout).tobytes())
     return b"".join(parts)
