@@ -86,6 +86,40 @@ def test_float32_thresholds_split_float32_inputs_as_float64_ones_do():
             np.testing.assert_array_equal(got, expect)
 
 
+def unpack(data: bytes, n: int, dtype: np.dtype) -> np.ndarray:
+    """The reading side of tables.packed_records, written out plainly."""
+    out = np.zeros(n, dtype=dtype)
+    raw = out.view(np.uint8).reshape(n, dtype.itemsize)
+    word = dtype.fields["word"][1]
+    pos = 0
+    for first in range(0, n, tbl.LEAF_GROUP):
+        mask = int.from_bytes(data[pos:pos + 4], "little")
+        pos += 4
+        for j in range(min(tbl.LEAF_GROUP, n - first)):
+            size = 4 if mask >> j & 1 else dtype.itemsize
+            at = word if mask >> j & 1 else 0
+            raw[first + j, at:at + size] = np.frombuffer(data[pos:pos + size], dtype=np.uint8)
+            pos += size
+    assert pos == len(data)
+    return out
+
+
+@pytest.mark.parametrize("name", ["rf_float32", "categorical_strict", "zero_missing"])
+def test_packed_records_keep_every_split_and_leaf_word(name):
+    """C's text drops the leaves' dead fields; what it keeps rebuilds every split whole and
+    every leaf's word, which is all a walk reads of a leaf."""
+    model = CASES[name]()
+    t = tbl.flatten(model.raw)
+    for fmt in ("wide", "narrow"):
+        rec = tbl.records(t, fmt, model.raw.op)
+        got = unpack(tbl.packed_records(rec), len(rec), rec.dtype)
+        splits = rec["word"] >= 0
+        assert 0 < splits.sum() < len(rec)
+        np.testing.assert_array_equal(got[splits], rec[splits])
+        np.testing.assert_array_equal(got["word"], rec["word"])
+        assert not got[~splits]["thr"].any()
+
+
 def test_identical_leaf_values_are_stored_once():
     t = tbl.flatten(forest().raw)
     leaves = t.word[t.word < 0]

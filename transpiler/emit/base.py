@@ -49,6 +49,7 @@ class Target:
     positive_infinity = ""
     line_width = 8                       # array literal values per line
     body_depth = 1                       # indentation depth of a function body
+    packed_nodes = False                 # the blob's node records as tables.packed_records
 
     # --- syntax hooks used by tables.tree_branches -------------------------------------
     def if_open(self, cond: str) -> str:
@@ -268,7 +269,7 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
                                                              target.body_depth))
                               for r in t.roots]
     else:
-        ctx["data"] = tbl.blob(t, fmt, raw.op)
+        ctx["data"] = tbl.blob(t, fmt, raw.op, packed=target.packed_nodes)
         ctx["table_sizes"] = tbl.section_sizes(t)
         arrays = {}
     ctx["arrays"] = [target.array(A(name), dtype, values)

@@ -361,18 +361,47 @@ def section_sizes(t: Tables) -> dict:
     return {"nodes": t.n_nodes, **{name: len(values) for name, values, _ in _sections(t)}}
 
 
-def blob(t: Tables, fmt: str, op: str) -> bytes:
+LEAF_GROUP = 32   # nodes per leaf mask in packed records
+
+
+def packed_records(nodes: np.ndarray) -> bytes:
+    """Node records with the leaves' dead fields left out: groups of LEAF_GROUP nodes, each a
+    uint32 whose bit j marks node j of the group a leaf, then the group's nodes in order,
+    whole at a split and only the word at a leaf. A full-depth forest is half leaves, so this
+    cuts its records by a quarter (narrow) or more (wide)."""
+    n = len(nodes)
+    groups = -(-n // LEAF_GROUP)
+    leaf = np.zeros(groups * LEAF_GROUP, dtype=bool)
+    leaf[:n] = nodes["word"] < 0
+    masks = np.packbits(leaf.reshape(groups, LEAF_GROUP), axis=1, bitorder="little")
+    size = nodes.dtype.itemsize
+    body = np.zeros(groups * LEAF_GROUP * size, dtype=np.uint8)
+    body[:n * size] = np.frombuffer(nodes.tobytes(), dtype=np.uint8)
+    keep = np.ones((groups * LEAF_GROUP, size), dtype=bool)
+    word = nodes.dtype.fields["word"][1]
+    keep[leaf] = False
+    keep[leaf, word:word + 4] = True
+    keep[n:] = False
+    stream = np.concatenate([masks.view(np.uint8).reshape(groups, 4),
+                             body.reshape(groups, LEAF_GROUP * size)], axis=1)
+    kept = np.concatenate([np.ones((groups, 4), dtype=bool), keep.reshape(groups, LEAF_GROUP * size)],
+                          axis=1)
+    return stream[kept].tobytes()
+
+
+def blob(t: Tables, fmt: str, op: str, packed: bool = False) -> bytes:
     """The table layout's data as one little-endian file (Go embeds it, Java loads it, C
     compiles it in as text).
 
     "TRPL", version, node format (index in NODE_FORMATS), feature bits, then sections, each a
-    uint32 count and its values: nodes (records), then _sections: leaf_of i32 (heaps),
-    leaf_value (f64 or f32), cat_bits u32, roots i32, targets i32, depths i32, lin_const f64,
-    lin_start i32, lin_feature i32, lin_coef f64.
+    uint32 count and its values: nodes (records, or packed_records when `packed`: C's text,
+    where every byte costs compile time), then _sections: leaf_of i32 (heaps), leaf_value
+    (f64 or f32), cat_bits u32, roots i32, targets i32, depths i32, lin_const f64, lin_start
+    i32, lin_feature i32, lin_coef f64.
     """
     nodes = records(t, fmt, op)
     parts = [BLOB_MAGIC, struct.pack("<III", BLOB_VERSION, NODE_FORMATS.index(fmt), t.feature_bits),
-             struct.pack("<I", len(nodes)), nodes.tobytes()]
+             struct.pack("<I", len(nodes)), packed_records(nodes) if packed else nodes.tobytes()]
     for _, values, layout in _sections(t):
         parts.append(struct.pack("<I", len(values)))
         parts.append(np.ascontiguousarray(values, dtype=layout).tobytes())

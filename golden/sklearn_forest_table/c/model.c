@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "model.h"
 
@@ -24,7 +25,7 @@ struct node {
    loads: a constructor on gcc and clang; elsewhere the first call. */
 extern const char score_tables_0[];
 static const char *const table_text[1] = {score_tables_0};
-static const size_t table_length[1] = {304};
+static const size_t table_length[1] = {312};
 
 static struct node nodes[6];
 static int32_t leaf_of[8];
@@ -107,6 +108,39 @@ static int read_section(struct text_reader *r, void *dst, uint32_t count, size_t
     return read_u32(r) == count && read_bytes(r, dst, (size_t)count * size);
 }
 
+/* The nodes, packed (tables.packed_records): groups of 32, each a uint32 whose bit j marks
+   node j a leaf, then the group's nodes, whole at a split and only the word at a leaf. */
+static int read_nodes(struct text_reader *r, uint32_t count) {
+    if (read_u32(r) != count) {
+        return 0;
+    }
+    for (uint32_t first = 0; first < count; first += 32) {
+        unsigned char group[32 * sizeof(struct node)];
+        uint32_t leaves = read_u32(r);
+        uint32_t n = count - first < 32 ? count - first : 32;
+        size_t size = 0;
+        for (uint32_t j = 0; j < n; j++) {
+            size += (leaves >> j & 1) ? sizeof(int32_t) : sizeof(struct node);
+        }
+        if (!read_bytes(r, group, size)) {
+            return 0;
+        }
+        const unsigned char *p = group;
+        for (uint32_t j = 0; j < n; j++) {
+            struct node *nd = &nodes[first + j];
+            if (leaves >> j & 1) {
+                memset(nd, 0, sizeof *nd);
+                memcpy(&nd->word, p, sizeof(int32_t));
+                p += sizeof(int32_t);
+            } else {
+                memcpy(nd, p, sizeof *nd);
+                p += sizeof *nd;
+            }
+        }
+    }
+    return 1;
+}
+
 static int tables_state; /* 0 not loaded yet, 1 ready, -1 unusable */
 
 #if defined(__GNUC__)
@@ -122,7 +156,7 @@ static void load_tables(void) {
     int ok = read_bytes(&r, magic, 4) && magic[0] == 'T' && magic[1] == 'R' && magic[2] == 'P' && magic[3] == 'L' &&
              read_u32(&r) == 2 && read_u32(&r) == 1 && read_u32(&r) == 4 &&
              sizeof(struct node) == 8 &&
-             read_section(&r, nodes, 6, sizeof nodes[0]) &&
+             read_nodes(&r, 6) &&
              read_section(&r, leaf_of, 8, sizeof leaf_of[0]) &&
              read_section(&r, leaf_value, 8, sizeof leaf_value[0]) &&
              read_section(&r, cat_bits, 0, sizeof cat_bits[0]) &&
