@@ -113,48 +113,100 @@ public final class Model {
         return 2 * i + (right ? 2 : 1);
     }
 
-    /** Adds every tree for one row, walking 8 trees side by side. */
+    /** Adds every tree for one row, walking eight trees side by side (slots in locals). */
     private static void addTrees(double[] x, boolean finite, double[] raw, int ro) {
-        int[] idx = new int[8];
-        for (int t0 = 0; t0 < 2; t0 += 8) {
-            int g = Math.min(8, 2 - t0);
-            java.util.Arrays.fill(idx, 0);
+        int t = 0;
+        for (; t + 8 <= 2; t += 8) {
+            int base = t * SLOTS;
+            int i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;
             if (finite) {
                 for (int d = 0; d < DEPTH; d++) {
-                    for (int i = 0; i < g; i++) {
-                        idx[i] = stepFinite((t0 + i) * SLOTS, idx[i], x);
-                    }
+                    i0 = stepFinite(base + 0 * SLOTS, i0, x);
+                    i1 = stepFinite(base + 1 * SLOTS, i1, x);
+                    i2 = stepFinite(base + 2 * SLOTS, i2, x);
+                    i3 = stepFinite(base + 3 * SLOTS, i3, x);
+                    i4 = stepFinite(base + 4 * SLOTS, i4, x);
+                    i5 = stepFinite(base + 5 * SLOTS, i5, x);
+                    i6 = stepFinite(base + 6 * SLOTS, i6, x);
+                    i7 = stepFinite(base + 7 * SLOTS, i7, x);
                 }
             } else {
                 for (int d = 0; d < DEPTH; d++) {
-                    for (int i = 0; i < g; i++) {
-                        idx[i] = step((t0 + i) * SLOTS, idx[i], x);
-                    }
+                    i0 = step(base + 0 * SLOTS, i0, x);
+                    i1 = step(base + 1 * SLOTS, i1, x);
+                    i2 = step(base + 2 * SLOTS, i2, x);
+                    i3 = step(base + 3 * SLOTS, i3, x);
+                    i4 = step(base + 4 * SLOTS, i4, x);
+                    i5 = step(base + 5 * SLOTS, i5, x);
+                    i6 = step(base + 6 * SLOTS, i6, x);
+                    i7 = step(base + 7 * SLOTS, i7, x);
                 }
             }
-            for (int i = 0; i < g; i++) {
-                addLeaf(t0 + i, LEAF_OF[(t0 + i) * BOTTOMS + idx[i] - SLOTS], x, raw, ro);
+            addLeaf(t + 0, LEAF_OF[(t + 0) * BOTTOMS + i0 - SLOTS], x, raw, ro);
+            addLeaf(t + 1, LEAF_OF[(t + 1) * BOTTOMS + i1 - SLOTS], x, raw, ro);
+            addLeaf(t + 2, LEAF_OF[(t + 2) * BOTTOMS + i2 - SLOTS], x, raw, ro);
+            addLeaf(t + 3, LEAF_OF[(t + 3) * BOTTOMS + i3 - SLOTS], x, raw, ro);
+            addLeaf(t + 4, LEAF_OF[(t + 4) * BOTTOMS + i4 - SLOTS], x, raw, ro);
+            addLeaf(t + 5, LEAF_OF[(t + 5) * BOTTOMS + i5 - SLOTS], x, raw, ro);
+            addLeaf(t + 6, LEAF_OF[(t + 6) * BOTTOMS + i6 - SLOTS], x, raw, ro);
+            addLeaf(t + 7, LEAF_OF[(t + 7) * BOTTOMS + i7 - SLOTS], x, raw, ro);
+        }
+        for (; t < 2; t++) {
+            int i = 0;
+            for (int d = 0; d < DEPTH; d++) {
+                i = finite ? stepFinite(t * SLOTS, i, x) : step(t * SLOTS, i, x);
             }
+            addLeaf(t, LEAF_OF[t * BOTTOMS + i - SLOTS], x, raw, ro);
         }
     }
 
-    /** Adds tree t for rows xs[0..m) into raw, walking them side by side. */
-    private static void addTreeBlock(int t, int m, double[][] xs, boolean finite, double[] raw, int[] idx) {
+    /**
+     * Adds tree t for rows xs[0..m) into raw, walking eight rows side by side: their slots stay
+     * in locals (registers), so eight independent steps overlap in the pipeline.
+     */
+    private static void addTreeBlock(int t, int m, double[][] xs, boolean finite, double[] raw) {
         int base = t * SLOTS;
-        java.util.Arrays.fill(idx, 0);
-        for (int d = 0; d < DEPTH; d++) {
+        int r = 0;
+        for (; r + 8 <= m; r += 8) {
+            int i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;
             if (finite) {
-                for (int r = 0; r < m; r++) {
-                    idx[r] = stepFinite(base, idx[r], xs[r]);
+                for (int d = 0; d < DEPTH; d++) {
+                    i0 = stepFinite(base, i0, xs[r + 0]);
+                    i1 = stepFinite(base, i1, xs[r + 1]);
+                    i2 = stepFinite(base, i2, xs[r + 2]);
+                    i3 = stepFinite(base, i3, xs[r + 3]);
+                    i4 = stepFinite(base, i4, xs[r + 4]);
+                    i5 = stepFinite(base, i5, xs[r + 5]);
+                    i6 = stepFinite(base, i6, xs[r + 6]);
+                    i7 = stepFinite(base, i7, xs[r + 7]);
                 }
             } else {
-                for (int r = 0; r < m; r++) {
-                    idx[r] = step(base, idx[r], xs[r]);
+                for (int d = 0; d < DEPTH; d++) {
+                    i0 = step(base, i0, xs[r + 0]);
+                    i1 = step(base, i1, xs[r + 1]);
+                    i2 = step(base, i2, xs[r + 2]);
+                    i3 = step(base, i3, xs[r + 3]);
+                    i4 = step(base, i4, xs[r + 4]);
+                    i5 = step(base, i5, xs[r + 5]);
+                    i6 = step(base, i6, xs[r + 6]);
+                    i7 = step(base, i7, xs[r + 7]);
                 }
             }
+            addLeaf(t, LEAF_OF[t * BOTTOMS + i0 - SLOTS], xs[r + 0], raw, (r + 0) * N_RAW);
+            addLeaf(t, LEAF_OF[t * BOTTOMS + i1 - SLOTS], xs[r + 1], raw, (r + 1) * N_RAW);
+            addLeaf(t, LEAF_OF[t * BOTTOMS + i2 - SLOTS], xs[r + 2], raw, (r + 2) * N_RAW);
+            addLeaf(t, LEAF_OF[t * BOTTOMS + i3 - SLOTS], xs[r + 3], raw, (r + 3) * N_RAW);
+            addLeaf(t, LEAF_OF[t * BOTTOMS + i4 - SLOTS], xs[r + 4], raw, (r + 4) * N_RAW);
+            addLeaf(t, LEAF_OF[t * BOTTOMS + i5 - SLOTS], xs[r + 5], raw, (r + 5) * N_RAW);
+            addLeaf(t, LEAF_OF[t * BOTTOMS + i6 - SLOTS], xs[r + 6], raw, (r + 6) * N_RAW);
+            addLeaf(t, LEAF_OF[t * BOTTOMS + i7 - SLOTS], xs[r + 7], raw, (r + 7) * N_RAW);
         }
-        for (int r = 0; r < m; r++) {
-            addLeaf(t, LEAF_OF[t * BOTTOMS + idx[r] - SLOTS], xs[r], raw, r * N_RAW);
+        for (; r < m; r++) {
+            int i = 0;
+            for (int d = 0; d < DEPTH; d++) {
+                i = finite ? stepFinite(base, i, xs[r]) : step(base, i, xs[r]);
+            }
+            addLeaf(t, LEAF_OF[t * BOTTOMS + i - SLOTS], xs[r], raw, r * N_RAW);
         }
     }
     /** Adds the value of tree t's leaf (at offset leaf in LEAF_VALUE) to raw (at offset ro). */
@@ -216,7 +268,6 @@ public final class Model {
         }
         int block = Math.min(BATCH_ROWS, nRows);
         double[][] xs = new double[block][N_FEATURES];
-        int[] idx = new int[block];
         double[] raw = new double[block * N_RAW];
         for (int start = 0; start < nRows; start += BATCH_ROWS) {
             int m = Math.min(BATCH_ROWS, nRows - start);
@@ -228,7 +279,7 @@ public final class Model {
                 System.arraycopy(BASE_SCORE, 0, raw, r * N_RAW, N_RAW);
             }
             for (int t = 0; t < 2; t++) {
-                addTreeBlock(t, m, xs, finite, raw, idx);
+                addTreeBlock(t, m, xs, finite, raw);
             }
             for (int i = 0; i < m * N_RAW; i++) {
                 raw[i] /= TREE_COUNT[i % N_RAW];
