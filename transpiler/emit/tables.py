@@ -382,8 +382,7 @@ def packed_records(nodes: np.ndarray) -> bytes:
     keep[leaf] = False
     keep[leaf, word:word + 4] = True
     keep[n:] = False
-    stream = np.concatenate([masks.view(np.uint8).reshape(groups, 4),
-                             body.reshape(groups, LEAF_GROUP * size)], axis=1)
+    stream = np.concatenate([masks, body.reshape(groups, LEAF_GROUP * size)], axis=1)
     kept = np.concatenate([np.ones((groups, 4), dtype=bool), keep.reshape(groups, LEAF_GROUP * size)],
                           axis=1)
     return stream[kept].tobytes()
