@@ -1,5 +1,7 @@
 """Hand-built IR models that exercise every node rule and post-processor: the evaluator and
 the compiled Go, C and Java must agree on rows aimed at each rule's edges."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -23,6 +25,32 @@ def deeper_tree(dtype="float64"):
     return ir.make_tree([0, 1, -1, -1, -1], [0.5, -1.0, 0, 0, 0], [1, 3, -1, -1, -1],
                         [2, 4, -1, -1, -1], [True, False, False, False, False],
                         [[0], [0], [0.25], [-1.5], [3.0]], leaf_dtype=dtype)
+
+
+def chain_tree(depth=12, dtype="float64"):
+    """A split per level down the right side, deeper than heap layouts go, so tables walk it
+    node by node: level i tests feature i % 3 against a threshold the rows hit exactly."""
+    thresholds = [0.5, -0.5, 0.0, 1.0, -1.0, 0.1, 3.0, 40.0, 2.7, -0.9, 1e10, 63.0]
+    n = 2 * depth + 1
+    feature, threshold, left, right = [-1] * n, [0.0] * n, [-1] * n, [-1] * n
+    default_left, values = [False] * n, [[0.0]] * n
+    for i in range(depth):
+        node = 2 * i
+        feature[node], threshold[node] = i % 3, thresholds[i % len(thresholds)]
+        left[node], right[node], default_left[node] = node + 1, node + 2, i % 2 == 0
+        values[node + 1] = [float(i + 1)]
+    values[n - 1] = [-7.0]
+    return ir.make_tree(feature, threshold, left, right, default_left, values, leaf_dtype=dtype)
+
+
+def swapped(m):
+    """m with training counts that make every split's right child the busier one, so every
+    table and code layout lays the right child next."""
+    def busy_right(t):
+        count = np.zeros(t.n_nodes)
+        count[t.right[t.left >= 0]] = 1.0
+        return replace(t, count=ir.frozen_array(count, np.float64))
+    return replace(m, raw=replace(m.raw, trees=tuple(busy_right(t) for t in m.raw.trees)))
 
 
 def ensemble(trees, n_out, **kw):
@@ -53,6 +81,11 @@ MODELS = {
                                                   [True, False, False], [[0], [1.0], [2.0]],
                                                   linear=([0, 0.5, -1.0], [0, 0, 2, 3], [1, 2, 1], [2.0, -0.5, 4.0]))], 1)),
 }
+MODELS["chain_f64"] = model(ensemble([chain_tree(), deeper_tree()], 1))
+MODELS["chain_f32"] = model(ensemble([chain_tree(dtype="float32")], 1, **F32))
+for name in ("chain_f64", "chain_f32", "le_f64", "zero_missing", "categorical_trunc",
+             "categorical_strict", "linear_leaves"):
+    MODELS[f"{name}_swapped"] = swapped(MODELS[name])
 POSTS_F64 = ["sigmoid", "exp", "softplus", "signed_square", "hinge"]
 for post in POSTS_F64:
     MODELS[f"post_{post}"] = model(ensemble([deeper_tree()], 1), post, scale=1.0 if post != "sigmoid" else 0.7)

@@ -17,7 +17,7 @@ from test_ir_emit import MODELS
 
 def walk(t: tbl.Tables, rec, fmt: str, root: int, x, ens) -> int:
     """The leaf offset a generated walker finds, from the records alone."""
-    dl, zm, cat = (t.flag(name) for name in tbl.FLAGS)
+    dl, zm, cat, swapped = (t.flag(name) for name in tbl.FLAGS)
     shift = t.feature_bits + len(tbl.FLAGS)
     n = root
     while True:
@@ -33,7 +33,7 @@ def walk(t: tbl.Tables, rec, fmt: str, root: int, x, ens) -> int:
             left = bool(w & dl) if math.isnan(v) else category_member(words, v, ens.cat_negative)
         else:
             left = (v <= thr if ens.op == "<=" else v < thr) or (math.isnan(v) and bool(w & dl))
-        n += 1 if left else (w >> shift if fmt == "narrow" else int(rec["right"][n]))
+        n += 1 if left != bool(w & swapped) else (w >> shift if fmt == "narrow" else int(rec["jump"][n]))
 
 
 def forest():

@@ -255,7 +255,8 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         ctx.update(big_block=True, batch_rows=tbl.walk_block_rows(max(model.n_features, model.n_x)))
     fmt = tbl.node_format(t, raw.feature_type == "float32")
     ctx.update(node_format=fmt, feature_bits=t.feature_bits, feature_mask=t.feature_mask,
-               right_shift=t.feature_bits + len(tbl.FLAGS), node_formats=tbl.NODE_FORMATS,
+               jump_shift=t.feature_bits + len(tbl.FLAGS), node_formats=tbl.NODE_FORMATS,
+               has_swaps=t.has_swaps,
                **{f"flag_{name}": t.flag(name) for name in tbl.FLAGS})
     arrays = {"leaf_value": (acc, t.leaf_value), "tree_target": ("int32", t.targets)}
     if t.has_categories:

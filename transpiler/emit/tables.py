@@ -3,17 +3,21 @@
 Every layout shares the leaf table and the accumulation code; they differ only in how a tree
 finds its leaf: by branches in code (`code`) or by a loop over a node table (`table`).
 
-Nodes of each tree are renumbered in preorder, so a node's left child is always the next
-node, and a split needs only its threshold, a word and the distance to its right child:
+Nodes of each tree are renumbered in preorder, so one child of a split is always the next
+node, and a split needs only its threshold, a word and the distance to its other child:
   word   feature | flags << feature_bits at a split (FLAGS, in that order); at a leaf, the
          bitwise NOT of the leaf's offset in leaf_value, so a negative word is a leaf
   thr    the threshold; at a categorical split, the offset of its bitset in cat_bits
-  right  how many nodes after the split its right child is
-Identical leaf values are stored once, so a leaf is an index into a small table.
+  jump   how many nodes after the split its other child is
+The next node is the left child, unless the split is `swapped`: where the model knows how many
+training samples reached each node, the busier child comes next, so a walk mostly reads the
+records that follow (measured on LightGBM 500 x 63: single rows ~35% faster in C and Go). A
+walker goes to the next node when (test passes) XOR swapped. Identical leaf values are stored
+once, so a leaf is an index into a small table.
 
 Node records come in two formats (node_format): `narrow`, 8 bytes (float32 threshold; the
-right distance packed in the word above the flags), where features are compared as float32
-and the tree fits; `wide`, 16 bytes (float64 threshold, word, right) everywhere else. A
+jump packed in the word above the flags), where features are compared as float32 and the
+tree fits; `wide`, 16 bytes (float64 threshold, word, jump) everywhere else. A
 float64 threshold t becomes the float32 that splits every float32 input the same way (for
 x <= t the largest float32 <= t), so both formats give the same bits.
 """
@@ -26,7 +30,7 @@ import numpy as np
 
 from .. import ir
 
-FLAGS = ("default_left", "zero_missing", "categorical")
+FLAGS = ("default_left", "zero_missing", "categorical", "swapped")
 
 # Ensembles no deeper than this (without categorical or zero-as-missing splits) are laid out
 # as complete binary trees in heap order: the children of slot i are 2i+1 and 2i+2, so a
@@ -39,10 +43,10 @@ CODE_MAX_NODES = 1024
 CODE_MAX_DEPTH = 48
 
 BLOB_MAGIC = b"TRPL"
-BLOB_VERSION = 2
+BLOB_VERSION = 3
 NODE_FORMATS = ("wide", "narrow")          # their numbers in the blob
 NODE_DTYPES = {"narrow": np.dtype([("thr", "<f4"), ("word", "<i4")]),
-               "wide": np.dtype([("thr", "<f8"), ("word", "<i4"), ("right", "<i4")])}
+               "wide": np.dtype([("thr", "<f8"), ("word", "<i4"), ("jump", "<i4")])}
 FLOAT32_EXACT = 2 ** 24                    # category set offsets a float32 holds exactly
 
 
@@ -52,7 +56,7 @@ class Tables:
 
     thr: np.ndarray          # float64
     word: np.ndarray         # int32
-    right: np.ndarray        # int32: distance to the right child (0 at leaves and in heaps)
+    jump: np.ndarray         # int32: distance to the child that is not next (0 at leaves, heaps)
     cat_bits: np.ndarray     # uint32: per set, [n_words, word...]
     leaf_value: np.ndarray   # accumulate dtype, n_leaves * width
     roots: np.ndarray        # int32, per tree
@@ -63,6 +67,7 @@ class Tables:
     has_zero_missing: bool
     has_categories: bool
     max_depth: int
+    has_swaps: bool = False       # some split's next node is its right child
     linear: tuple | None = None   # (const per leaf, start per leaf + 1, feature, coef) or None
     heap: bool = False            # complete trees in heap order (see to_heap)
     leaf_of: np.ndarray | None = None   # heaps: leaf offset at each bottom position
@@ -88,6 +93,11 @@ class Tables:
         """A leaf node's offset in leaf_value."""
         return ~int(self.word[n])
 
+    def children(self, n: int) -> tuple[int, int]:
+        """A split's (left, right) children."""
+        near, far = n + 1, n + int(self.jump[n])
+        return (far, near) if self.word[n] & self.flag("swapped") else (near, far)
+
 
 def ensemble_width(ens: ir.Ensemble) -> int:
     widths = {t.width for t in ens.trees}
@@ -97,7 +107,8 @@ def ensemble_width(ens: ir.Ensemble) -> int:
 
 
 def concat(ens: ir.Ensemble) -> dict:
-    """All trees' node arrays joined, child ids made global: one forest to walk at once."""
+    """All trees' node arrays joined, child ids made global: one forest to walk at once. A
+    split is `swapped` when more training samples reached its right child than its left."""
     trees = ens.trees
     sizes = np.array([t.n_nodes for t in trees], dtype=np.int64)
     base = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if len(trees) else np.zeros(0, np.int64)
@@ -106,9 +117,14 @@ def concat(ens: ir.Ensemble) -> dict:
     right = _join([t.right for t in trees], np.int64)
     leaf = left < 0
     zm = [t.zero_missing if t.zero_missing is not None else np.zeros(t.n_nodes, bool) for t in trees]
+    left, right = np.where(leaf, -1, left + offset), np.where(leaf, -1, right + offset)
+    swapped = np.zeros(len(left), dtype=bool)
+    if any(t.count is not None for t in trees):
+        count = _join([np.zeros(t.n_nodes) if t.count is None else t.count for t in trees], np.float64)
+        swapped[~leaf] = count[right[~leaf]] > count[left[~leaf]]   # NaN counts: never
     return dict(
         roots=base, tree_of=np.repeat(np.arange(len(trees)), sizes),
-        left=np.where(leaf, -1, left + offset), right=np.where(leaf, -1, right + offset),
+        left=left, right=right, swapped=swapped,
         feature=_join([t.feature for t in trees], np.int64),
         threshold=_join([t.threshold for t in trees], np.float64),
         default_left=_join([t.default_left for t in trees], np.bool_),
@@ -127,35 +143,39 @@ def levels(left, right, roots) -> list[np.ndarray]:
 
 def flatten(ens: ir.Ensemble) -> Tables:
     """Every tree in preorder, all trees at once: subtree sizes bottom-up by levels, then each
-    node's position is its parent's + 1 (left child) or + 1 + the left subtree's size."""
+    node's position is its parent's + 1 (the child that comes next) or + 1 + that child's
+    subtree size (the other)."""
     width = ensemble_width(ens)
     f = concat(ens)
-    left, right, tree_of = f["left"], f["right"], f["tree_of"]
-    lv = levels(left, right, f["roots"])
-    size = np.ones(len(left), dtype=np.int64)
+    swapped, tree_of = f["swapped"], f["tree_of"]
+    first = np.where(swapped, f["right"], f["left"])       # the child that comes next
+    other = np.where(swapped, f["left"], f["right"])
+    lv = levels(first, other, f["roots"])
+    size = np.ones(len(first), dtype=np.int64)
     for nodes in reversed(lv):
-        inner = nodes[left[nodes] >= 0]
-        size[inner] += size[left[inner]] + size[right[inner]]
+        inner = nodes[first[nodes] >= 0]
+        size[inner] += size[first[inner]] + size[other[inner]]
     depths = np.zeros(len(ens.trees), dtype=np.int64)
-    pos = np.zeros(len(left), dtype=np.int64)
+    pos = np.zeros(len(first), dtype=np.int64)
     for d, nodes in enumerate(lv):
         depths[tree_of[nodes]] = d
-        inner = nodes[left[nodes] >= 0]
-        pos[left[inner]] = pos[inner] + 1
-        pos[right[inner]] = pos[inner] + 1 + size[left[inner]]
+        inner = nodes[first[nodes] >= 0]
+        pos[first[inner]] = pos[inner] + 1
+        pos[other[inner]] = pos[inner] + 1 + size[first[inner]]
     reached = size[f["roots"]]                       # nodes reachable in each tree
     new_base = np.concatenate([[0], np.cumsum(reached)[:-1]]) if len(reached) else reached
     reachable = np.concatenate(lv) if lv else np.zeros(0, np.int64)
-    new_id = np.full(len(left), -1, dtype=np.int64)
+    new_id = np.full(len(first), -1, dtype=np.int64)
     new_id[reachable] = new_base[tree_of[reachable]] + pos[reachable]
     order = np.empty(len(reachable), dtype=np.int64)
     order[new_id[reachable]] = reachable
-    is_leaf = left[order] < 0
+    is_leaf = first[order] < 0
     feature = f["feature"][order]
     fb = max(1, int(feature[~is_leaf].max(initial=0)).bit_length())
     flag = {name: 1 << (fb + k) for k, name in enumerate(FLAGS)}
     word = feature | np.where(f["default_left"][order], flag["default_left"], 0)
     word |= np.where(f["zero_missing"][order], flag["zero_missing"], 0)
+    word |= np.where(swapped[order], flag["swapped"], 0)
     thr = f["threshold"][order].copy()
     cat_bits: list[int] = []
     if any(t.categories is not None for t in ens.trees):
@@ -178,19 +198,19 @@ def flatten(ens: ir.Ensemble) -> Tables:
     linear = _linear_leaves(ens, leaf_nodes, tree_of)
     leaf_value, leaf_index = _leaf_table(all_values[leaf_nodes], dedupe=linear is None)
     node = np.arange(n)
-    right_child = new_id[np.maximum(right[order], 0)]
+    other_child = new_id[np.maximum(other[order], 0)]
     inner = ~is_leaf
     word[is_leaf] = ~(leaf_index * width)
     return Tables(
         thr=np.where(is_leaf, np.nan, thr), word=word.astype(np.int32),
-        right=np.where(is_leaf, 0, right_child - node).astype(np.int32),
+        jump=np.where(is_leaf, 0, other_child - node).astype(np.int32),
         cat_bits=np.array(cat_bits, dtype=np.uint32), depths=depths.astype(np.int32),
         leaf_value=leaf_value.reshape(-1), roots=new_base.astype(np.int32),
         targets=np.array([t.target for t in ens.trees], dtype=np.int32), width=width,
         feature_bits=fb,
         has_zero_missing=bool((word[inner] & flag["zero_missing"]).any()),
         has_categories=bool((word[inner] & flag["categorical"]).any()),
-        max_depth=int(depths.max(initial=0)), linear=linear,
+        has_swaps=bool(swapped.any()), max_depth=int(depths.max(initial=0)), linear=linear,
     )
 
 
@@ -262,12 +282,14 @@ def to_heap(t: Tables) -> Tables:
         tree, node, pos = tree[inner], node[inner], pos[inner]
         slot = tree * slots + pos
         thr[slot] = t.thr[node]
-        word[slot] = t.word[node]
+        word[slot] = t.word[node] & ~t.flag("swapped")     # heap children are in place
         tree = np.repeat(tree, 2)
-        node = np.stack([node + 1, node + t.right[node]], axis=1).reshape(-1)
+        swapped = (t.word[node] & t.flag("swapped")) != 0
+        near, far = node + 1, node + t.jump[node]
+        node = np.stack([np.where(swapped, far, near), np.where(swapped, near, far)], axis=1).reshape(-1)
         pos = np.stack([2 * pos + 1, 2 * pos + 2], axis=1).reshape(-1)
     return Tables(
-        thr=thr, word=word.astype(np.int32), right=np.zeros(len(thr), dtype=np.int32),
+        thr=thr, word=word.astype(np.int32), jump=np.zeros(len(thr), dtype=np.int32),
         cat_bits=t.cat_bits, leaf_value=t.leaf_value,
         roots=(np.arange(n_trees) * slots).astype(np.int32), targets=t.targets,
         depths=np.full(n_trees, depth, dtype=np.int32), width=t.width,
@@ -314,12 +336,12 @@ def float32_thresholds(thr: np.ndarray, op: str) -> np.ndarray:
 
 def node_format(t: Tables, float32_features: bool) -> str:
     """`narrow` where the inputs are compared as float32 and every split's word has room for
-    its right distance (and category offsets fit a float32); else `wide`."""
+    its jump (and category offsets fit a float32); else `wide`."""
     if not float32_features:
         return "wide"
     splits = t.word >= 0
     room = 31 - t.feature_bits - len(FLAGS)
-    if int(t.right[splits].max(initial=0)) >= 1 << room:
+    if int(t.jump[splits].max(initial=0)) >= 1 << room:
         return "wide"
     cats = splits & (t.word & t.flag("categorical") != 0)
     if int(t.thr[cats].max(initial=0)) >= FLOAT32_EXACT:
@@ -338,9 +360,9 @@ def records(t: Tables, fmt: str, op: str) -> np.ndarray:
             thr[cats] = t.thr[cats]
         out["thr"] = thr
         shift = t.feature_bits + len(FLAGS)
-        out["word"] = np.where(splits, t.word | (t.right.astype(np.int64) << shift), t.word)
+        out["word"] = np.where(splits, t.word | (t.jump.astype(np.int64) << shift), t.word)
     else:
-        out["thr"], out["word"], out["right"] = t.thr, t.word, t.right
+        out["thr"], out["word"], out["jump"] = t.thr, t.word, t.jump
     return out
 
 
@@ -421,11 +443,12 @@ def tree_branches(tables: Tables, root: int, syntax, op: str, depth: int = 1) ->
         if tables.is_leaf(n):
             lines.append(pad + syntax.ret(str(tables.leaf(n))))
             continue
+        left, right = tables.children(n)
         lines.append(pad + syntax.if_open(node_condition(tables, n, syntax, op)))
         stack.append((syntax.block_close, d))
-        stack.append((n + int(tables.right[n]), d + 1))
+        stack.append((right, d + 1))
         stack.append((syntax.else_open, d))
-        stack.append((n + 1, d + 1))
+        stack.append((left, d + 1))
     return lines
 
 

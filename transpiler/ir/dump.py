@@ -32,6 +32,8 @@ def _tree(t) -> dict:
         d["zero_missing"] = [int(b) for b in t.zero_missing]
     if t.categories is not None:
         d["categories"] = [None if c is None else list(c) for c in t.categories]
+    if t.count is not None:
+        d["count"] = [_num(v) for v in t.count]
     if t.linear is not None:
         d["linear"] = {"const": [_num(v) for v in t.linear.const], "start": t.linear.start.tolist(),
                        "feature": t.linear.feature.tolist(),

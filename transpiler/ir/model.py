@@ -108,6 +108,9 @@ class Tree:
     zero_missing: Optional[np.ndarray] = None       # bool per node, or None for all False
     categories: Optional[tuple] = None              # per node: tuple of uint32 words, or None
     linear: Optional[LeafLinear] = None             # linear leaf models, or None for constant leaves
+    count: Optional[np.ndarray] = None              # float64 per node: the training samples (or
+                                                    # hessian) that reached it, or None. Layout
+                                                    # only: it never changes a prediction
 
     @property
     def n_nodes(self) -> int:
@@ -137,7 +140,8 @@ class Tree:
 
 
 def make_tree(feature, threshold, left, right, default_left, leaf_value, *, target=0,
-              zero_missing=None, categories=None, leaf_dtype="float64", linear=None) -> Tree:
+              zero_missing=None, categories=None, leaf_dtype="float64", linear=None,
+              count=None) -> Tree:
     """Build a Tree from array-likes, freezing every table."""
     leaf = np.asarray(leaf_value, dtype=leaf_dtype)
     if leaf.ndim == 1:
@@ -165,6 +169,7 @@ def make_tree(feature, threshold, left, right, default_left, leaf_value, *, targ
         zero_missing=zm,
         categories=cats,
         linear=lin,
+        count=None if count is None else frozen_array(count, np.float64),
     )
 
 

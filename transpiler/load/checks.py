@@ -35,7 +35,7 @@ def check_tree(t: ir.Tree, i: int, n_x: int, n_outputs: int, width: int) -> None
     if n == 0:
         raise _bad(f"{where} has no nodes")
     if not (len(t.threshold) == len(t.left) == len(t.right) == len(t.default_left) == n
-            and t.leaf_value.shape[0] == n):
+            and t.leaf_value.shape[0] == n and (t.count is None or len(t.count) == n)):
         raise _bad(f"{where} has node arrays of different lengths")
     if t.width != width or not 0 <= t.target <= n_outputs - t.width:
         raise _bad(f"{where} adds {t.width} values at output {t.target} of {n_outputs}")

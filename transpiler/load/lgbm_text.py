@@ -38,6 +38,7 @@ class TextTree:
     num_features: Optional[np.ndarray] = None     # int64, n: terms per leaf
     leaf_features: Optional[np.ndarray] = None    # int64, all leaves' terms in leaf order
     leaf_coeff: Optional[np.ndarray] = None       # float64, same length
+    count: Optional[np.ndarray] = None            # float64, internal_count then leaf_count
 
 
 @dataclass
@@ -209,7 +210,19 @@ def _tree(block, index, n_features) -> TextTree:
         if ((tree.leaf_features < 0) | (tree.leaf_features >= n_features)).any():
             raise _Corrupt(f"{where} has a linear-leaf feature index out of range")
     _check_structure(tree, num_cat, n_features, where)
+    tree.count = _counts(block, m, n, where)
     return tree
+
+
+def _counts(block, m, n, where):
+    """internal_count and leaf_count joined, or None when either is missing or malformed: they
+    only order the node tables, no prediction depends on them."""
+    try:
+        inner = _array(block, "internal_count", m, np.float64, where) if m else np.zeros(0)
+        leaves = _array(block, "leaf_count", n, np.float64, where)
+    except _Corrupt:
+        return None
+    return np.concatenate([inner, leaves])
 
 
 def _check_structure(t: TextTree, num_cat: int, n_features: int, where: str) -> None:

@@ -81,7 +81,8 @@ def convert_tree(t: TextTree, target: int = 0) -> ir.Tree:
             start[m + 1:] = np.cumsum(counts)
             linear = (const, start, t.leaf_features, t.leaf_coeff)
     return ir.make_tree(feature, threshold, left, right, default_left, leaf_value, target=target,
-                        zero_missing=zero_missing, categories=categories, linear=linear)
+                        zero_missing=zero_missing, categories=categories, linear=linear,
+                        count=t.count)
 
 
 def categorical_features(trees) -> list:

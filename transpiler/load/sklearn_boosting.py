@@ -167,7 +167,7 @@ def _hgb_tree(predictor, k, known, f_idx_map) -> ir.Tree:
         left=np.where(leaf, -1, nodes["left"].astype(np.int64)),
         right=np.where(leaf, -1, nodes["right"].astype(np.int64)),
         default_left=go_left, leaf_value=np.where(leaf, nodes["value"], 0.0), target=k,
-        categories=categories)
+        categories=categories, count=nodes["count"])
 
 
 def _hgb_post(obj, classifier):

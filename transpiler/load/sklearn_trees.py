@@ -52,7 +52,7 @@ def convert_tree(tree_, classifier: bool, target: int = 0) -> ir.Tree:
         go_left = np.zeros(len(left), dtype=bool)
     default_left = np.where(leaf, False, np.asarray(go_left, dtype=bool))
     return ir.make_tree(feature, threshold, np.where(leaf, -1, left), np.where(leaf, -1, right),
-                        default_left, leaf_value, target=target)
+                        default_left, leaf_value, target=target, count=tree_.n_node_samples)
 
 
 def _model(obj, trees, n_outputs, aggregation, classifier) -> ir.Model:

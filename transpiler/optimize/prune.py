@@ -60,6 +60,7 @@ def _merge_tree(tree: ir.Tree) -> ir.Tree:
         categories=None if tree.categories is None else
         tuple(None if leaf_keep[i] else tree.categories[k] for i, k in enumerate(keep)),
         leaf_dtype=tree.leaf_value.dtype,
+        count=None if tree.count is None else tree.count[keep],
     )
 
 

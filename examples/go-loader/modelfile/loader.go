@@ -55,14 +55,15 @@ const (
 	fileMagic     = "TRPM"
 	fileVersion   = 1
 	tableMagic    = "TRPL"
-	tableVersion  = 2
-	wideNodes     = 0 // the node format the loader reads: float64 threshold, word, right distance
+	tableVersion  = 3
+	wideNodes     = 0 // the node format the loader reads: float64 threshold, word, jump
 	zeroThreshold = 1.0000000180025095e-35
 
-	featureMask     = 1<<28 - 1
-	flagDefaultLeft = 1 << 28
-	flagZeroMissing = 1 << 29
-	flagCategorical = 1 << 30
+	featureMask     = 1<<27 - 1
+	flagDefaultLeft = 1 << 27
+	flagZeroMissing = 1 << 28
+	flagCategorical = 1 << 29
+	flagSwapped     = 1 << 30 // the next node is the right child, the far one the left
 )
 
 // The post-processors a model can name, in the order of the switch in post.
@@ -95,15 +96,16 @@ type numbers[T float] struct {
 	scale T   // slope of the sigmoid-family post-processors
 }
 
-// node is one split (or leaf) of a tree; the left child is always the next node.
+// node is one split (or leaf) of a tree; one child is always the next node (the left one,
+// unless the split is swapped).
 type node struct {
-	thr   float64 // threshold; at a categorical split, the offset of its set in catBits
-	info  int32   // feature | flag bits (as the constants above); negative at a leaf
-	right int32   // right child; at a leaf, the leaf's offset in the leaf values
+	thr  float64 // threshold; at a categorical split, the offset of its set in catBits
+	info int32   // feature | flag bits (as the constants above); negative at a leaf
+	far  int32   // the child that is not next; at a leaf, the leaf's offset in the leaf values
 }
 
 // decodeNodes reads the node records of a table (feature | flags << feature bits; at a leaf,
-// ^offset; the right child's distance) into nodes with the flags at fixed bits.
+// ^offset; the other child's distance) into nodes with the flags at fixed bits.
 func decodeNodes(r *reader) []node {
 	fb := r.uint32()
 	b, n := r.values(16)
@@ -121,8 +123,8 @@ func decodeNodes(r *reader) []node {
 			nodes[i] = node{thr, -1, ^word}
 			continue
 		}
-		feature, flags := word&(1<<fb-1), (word>>fb)&7
-		nodes[i] = node{thr, feature | flags<<28, int32(i) + jump}
+		feature, flags := word&(1<<fb-1), (word>>fb)&15
+		nodes[i] = node{thr, feature | flags<<27, int32(i) + jump}
 	}
 	return nodes
 }
@@ -325,14 +327,14 @@ func (m *Model) validate(nBase, nCoef, nLeafValues int) error {
 	}
 	for n, nd := range m.nodes {
 		if nd.info < 0 {
-			leaf := nd.right
+			leaf := nd.far
 			if leaf < 0 || int(leaf)+int(m.width) > nLeafValues || linear && int(leaf) >= len(m.linConst) {
 				return fmt.Errorf("leaf %d out of range", n)
 			}
 			continue
 		}
 		// Children come after their parent (preorder), so every walk ends at a leaf.
-		if int(nd.info&featureMask) >= m.nFeatures || nd.right <= int32(n) || nd.right >= nNodes || int32(n)+1 >= nNodes {
+		if int(nd.info&featureMask) >= m.nFeatures || nd.far <= int32(n) || nd.far >= nNodes || int32(n)+1 >= nNodes {
 			return fmt.Errorf("node %d out of range", n)
 		}
 		if nd.info&flagCategorical != 0 {
@@ -510,13 +512,14 @@ func score[T float](m *Model, p *numbers[T], x []float64, out []float64) {
 }
 
 // findLeaf walks tree t to its leaf and returns the leaf's offset in the leaf values. NaN
-// fails every comparison, so it goes right unless the node sends missing values left.
+// fails every comparison, so it goes right unless the node sends missing values left. A
+// swapped split goes to the next node when its test fails.
 func (m *Model) findLeaf(t int, x []float64) int32 {
 	n := m.roots[t]
 	for {
 		nd := &m.nodes[n]
 		if nd.info < 0 {
-			return nd.right
+			return nd.far
 		}
 		v := x[nd.info&featureMask]
 		var left bool
@@ -530,10 +533,10 @@ func (m *Model) findLeaf(t int, x []float64) int32 {
 		default:
 			left = v <= nd.thr || (v != v && nd.info&flagDefaultLeft != 0)
 		}
-		if left {
+		if left != (nd.info&flagSwapped != 0) {
 			n++
 		} else {
-			n = nd.right
+			n = nd.far
 		}
 	}
 }

@@ -8,18 +8,20 @@
 
 enum { N_FEATURES = 10, N_RAW = 1, N_OUTPUTS = 1, BATCH_ROWS = 64 };
 
-/* One split (or leaf) of a tree, 8 bytes; the left child is always the next node. */
+/* One split (or leaf) of a tree, 8 bytes; one child is always the next node (the left one,
+   unless the split is swapped). */
 struct node {
     float thr;    /* threshold, as float32 inputs compare; at a categorical split, the offset of its set in cat_bits */
-    int32_t word; /* feature | flag bits (| right child's distance << RIGHT_SHIFT in preorder); at a leaf, ~(its offset in leaf_value) */
+    int32_t word; /* feature | flag bits (| the other child's distance << JUMP_SHIFT in preorder); at a leaf, ~(its offset in leaf_value) */
 };
 
-#define RIGHT_SHIFT 7
-#define RIGHT(nd, w) ((w) >> RIGHT_SHIFT)
+#define JUMP_SHIFT 8
+#define JUMP(nd, w) ((w) >> JUMP_SHIFT)
 #define FEATURE_MASK 15
 #define FLAG_DEFAULT_LEFT 16
 #define FLAG_ZERO_MISSING 32
 #define FLAG_CATEGORICAL 64
+#define FLAG_SWAPPED 128
 
 /* The tables, decoded once from the base64 text in model_data*.c when the program (or library)
    loads: a constructor on gcc and clang; elsewhere the first call. */
@@ -154,7 +156,7 @@ static void load_tables(void) {
         sextet[(unsigned char)alphabet[i]] = (unsigned char)i;
     }
     int ok = read_bytes(&r, magic, 4) && magic[0] == 'T' && magic[1] == 'R' && magic[2] == 'P' && magic[3] == 'L' &&
-             read_u32(&r) == 2 && read_u32(&r) == 1 && read_u32(&r) == 4 &&
+             read_u32(&r) == 3 && read_u32(&r) == 1 && read_u32(&r) == 4 &&
              sizeof(struct node) == 8 &&
              read_nodes(&r, 6) &&
              read_section(&r, leaf_of, 8, sizeof leaf_of[0]) &&

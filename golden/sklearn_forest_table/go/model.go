@@ -27,21 +27,23 @@ var treeCount = [nRaw]float64{2.0}
 //go:embed model.bin
 var tables []byte
 
-// node is one split (or leaf) of a tree, 8 bytes; the left child is always the next node.
+// node is one split (or leaf) of a tree, 8 bytes; one child is always the next node (the
+// left one, unless the split is swapped).
 type node struct {
 	thr  float32 // threshold, as float32 inputs compare; at a categorical split, the offset of its set in catBits
-	word int32   // feature | flag bits (| right child's distance << rightShift in preorder); at a leaf, ^(its offset in leafValue)
+	word int32   // feature | flag bits (| the other child's distance << jumpShift in preorder); at a leaf, ^(its offset in leafValue)
 }
 
-const rightShift = 7
+const jumpShift = 8
 
-func (nd *node) right(w int32) int32 { return w >> rightShift }
+func (nd *node) far(w int32) int32 { return w >> jumpShift }
 
 const (
 	featureMask     = 15
 	flagDefaultLeft = 16
 	flagZeroMissing = 32
 	flagCategorical = 64
+	flagSwapped     = 128
 )
 
 var nodes []node
@@ -58,7 +60,7 @@ var linCoef []float64
 
 func init() {
 	r := reader{data: tables}
-	if string(r.take(4)) != "TRPL" || r.uint32() != 2 || r.uint32() != 1 || r.uint32() != 4 {
+	if string(r.take(4)) != "TRPL" || r.uint32() != 3 || r.uint32() != 1 || r.uint32() != 4 {
 		panic("model: model.bin is not a model table of this version")
 	}
 	nodes = make([]node, r.count())

@@ -20,13 +20,15 @@ public final class Model {
     private static final int FLAG_DEFAULT_LEFT = 16;
     private static final int FLAG_ZERO_MISSING = 32;
     private static final int FLAG_CATEGORICAL = 64;
-    private static final int RIGHT_SHIFT = 7;
+    private static final int FLAG_SWAPPED = 128;
+    private static final int JUMP_SHIFT = 8;
 
     /**
      * One long per node: the low half is the threshold's float32 bits (as float32 inputs
      * compare; at a categorical split, the offset of its set in CAT_BITS), the high half the
-     * word: feature | flag bits (| right child's distance << RIGHT_SHIFT in preorder), or at a leaf
-     * ~(its offset in LEAF_VALUE). The left child is always the next node.
+     * word: feature | flag bits (| the other child's distance << JUMP_SHIFT in preorder), or at a
+     * leaf ~(its offset in LEAF_VALUE). One child is always the next node (the left one, unless
+     * the split is swapped).
      */
     private static final long[] NODES;
 
@@ -38,8 +40,8 @@ public final class Model {
         return (int) (NODES[n] >>> 32);
     }
 
-    private static int right(int n, int w) {
-        return w >>> RIGHT_SHIFT;
+    private static int jump(int n, int w) {
+        return w >>> JUMP_SHIFT;
     }
     /** Per bottom position of a heap-ordered tree: the offset of its leaf in LEAF_VALUE. */
     private static final int[] LEAF_OF;
@@ -63,7 +65,7 @@ public final class Model {
         } catch (java.io.IOException e) {
             throw new IllegalStateException("cannot read Model.bin", e);
         }
-        if (b.getInt() != 0x4C505254 || b.getInt() != 2 || b.getInt() != 1 || b.getInt() != 4) {
+        if (b.getInt() != 0x4C505254 || b.getInt() != 3 || b.getInt() != 1 || b.getInt() != 4) {
             throw new IllegalStateException("Model.bin is not a model table of this version");
         }
         NODES = new long[b.getInt()];

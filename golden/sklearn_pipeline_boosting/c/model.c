@@ -8,7 +8,7 @@
 enum { N_FEATURES = 4, N_INPUT = 4, N_RAW = 1, N_OUTPUTS = 1, BATCH_ROWS = 64 };
 
 static const double leaf_value[7] = {
-    -0.1, 0.009259259259259259, 0.09782608695652174, -0.09000000000000001, -0.08999999999999991, 0.0067663817663817585, 0.08641975308641967
+    0.009259259259259259, 0.09782608695652174, -0.1, 0.0067663817663817585, 0.08641975308641967, -0.08999999999999991, -0.09000000000000001
 };
 
 static const int32_t tree_target[2] = {
@@ -33,12 +33,12 @@ static void add_leaf(int t, int32_t leaf, const double *x, double *raw) {
 
 static int32_t tree_0(const double *x) {
     if (x[3] <= -0.5256512016057968) {
-        return 0;
+        return 2;
     } else {
         if (x[3] <= 0.7248545587062836) {
-            return 1;
+            return 0;
         } else {
-            return 2;
+            return 1;
         }
     }
 }
@@ -46,15 +46,15 @@ static int32_t tree_0(const double *x) {
 static int32_t tree_1(const double *x) {
     if (x[3] <= -0.5256512016057968) {
         if (x[2] <= -1.5391575694084167) {
-            return 3;
+            return 6;
         } else {
-            return 4;
+            return 5;
         }
     } else {
         if (x[3] <= 0.5932223796844482) {
-            return 5;
+            return 3;
         } else {
-            return 6;
+            return 4;
         }
     }
 }

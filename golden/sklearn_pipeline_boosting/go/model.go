@@ -19,7 +19,7 @@ const nRaw = 1
 const nX = 4
 
 var leafValue = [...]float64{
-	-0.1, 0.009259259259259259, 0.09782608695652174, -0.09000000000000001, -0.08999999999999991, 0.0067663817663817585, 0.08641975308641967,
+	0.009259259259259259, 0.09782608695652174, -0.1, 0.0067663817663817585, 0.08641975308641967, -0.08999999999999991, -0.09000000000000001,
 }
 
 var treeTarget = [...]int32{
@@ -38,12 +38,12 @@ var baseScore = [nRaw]float64{1.0}
 
 func tree0(x *[nX]float64) int32 {
 	if x[3] <= -0.5256512016057968 {
-		return 0
+		return 2
 	} else {
 		if x[3] <= 0.7248545587062836 {
-			return 1
+			return 0
 		} else {
-			return 2
+			return 1
 		}
 	}
 }
@@ -51,15 +51,15 @@ func tree0(x *[nX]float64) int32 {
 func tree1(x *[nX]float64) int32 {
 	if x[3] <= -0.5256512016057968 {
 		if x[2] <= -1.5391575694084167 {
-			return 3
+			return 6
 		} else {
-			return 4
+			return 5
 		}
 	} else {
 		if x[3] <= 0.5932223796844482 {
-			return 5
+			return 3
 		} else {
-			return 6
+			return 4
 		}
 	}
 }

@@ -12,7 +12,7 @@ public final class Model {
     private static final int N_X = 4;
 
     private static final double[] LEAF_VALUE = {
-        -0.1, 0.009259259259259259, 0.09782608695652174, -0.09000000000000001, -0.08999999999999991, 0.0067663817663817585, 0.08641975308641967
+        0.009259259259259259, 0.09782608695652174, -0.1, 0.0067663817663817585, 0.08641975308641967, -0.08999999999999991, -0.09000000000000001
     };
 
     private static final int[] TREE_TARGET = {
@@ -34,12 +34,12 @@ public final class Model {
 
     private static int tree0(double[] x) {
         if (x[3] <= -0.5256512016057968) {
-            return 0;
+            return 2;
         } else {
             if (x[3] <= 0.7248545587062836) {
-                return 1;
+                return 0;
             } else {
-                return 2;
+                return 1;
             }
         }
     }
@@ -47,15 +47,15 @@ public final class Model {
     private static int tree1(double[] x) {
         if (x[3] <= -0.5256512016057968) {
             if (x[2] <= -1.5391575694084167) {
-                return 3;
+                return 6;
             } else {
-                return 4;
+                return 5;
             }
         } else {
             if (x[3] <= 0.5932223796844482) {
-                return 5;
+                return 3;
             } else {
-                return 6;
+                return 4;
             }
         }
     }

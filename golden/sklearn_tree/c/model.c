@@ -8,8 +8,8 @@
 enum { N_FEATURES = 4, N_RAW = 3, N_OUTPUTS = 3, BATCH_ROWS = 64 };
 
 static const double leaf_value[9] = {
-    1.0, 0.0, 0.0, 0.0, 0.9074074074074074, 0.09259259259259259, 0.0, 0.021739130434782608,
-    0.9782608695652174
+    0.0, 0.9074074074074074, 0.09259259259259259, 0.0, 0.021739130434782608, 0.9782608695652174, 1.0, 0.0,
+    0.0
 };
 
 static const int32_t tree_target[1] = {
@@ -28,12 +28,12 @@ static void add_leaf(int t, int32_t leaf, const double *x, double *raw) {
 
 static int32_t tree_0(const double *x) {
     if (x[3] <= 0.800000011920929) {
-        return 0;
+        return 6;
     } else {
         if (!(x[3] > 1.75)) {
-            return 3;
+            return 0;
         } else {
-            return 6;
+            return 3;
         }
     }
 }

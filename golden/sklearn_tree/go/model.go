@@ -16,8 +16,8 @@ const NOutputs = 3
 const nRaw = 3
 
 var leafValue = [...]float64{
-	1.0, 0.0, 0.0, 0.0, 0.9074074074074074, 0.09259259259259259, 0.0, 0.021739130434782608,
-	0.9782608695652174,
+	0.0, 0.9074074074074074, 0.09259259259259259, 0.0, 0.021739130434782608, 0.9782608695652174, 1.0, 0.0,
+	0.0,
 }
 
 var treeTarget = [...]int32{
@@ -28,12 +28,12 @@ var baseScore = [nRaw]float64{0.0, 0.0, 0.0}
 
 func tree0(x *[NFeatures]float64) int32 {
 	if x[3] <= 0.800000011920929 {
-		return 0
+		return 6
 	} else {
 		if !(x[3] > 1.75) {
-			return 3
+			return 0
 		} else {
-			return 6
+			return 3
 		}
 	}
 }

@@ -10,8 +10,8 @@ public final class Model {
     private static final int BATCH_ROWS = 64;
 
     private static final double[] LEAF_VALUE = {
-        1.0, 0.0, 0.0, 0.0, 0.9074074074074074, 0.09259259259259259, 0.0, 0.021739130434782608,
-        0.9782608695652174
+        0.0, 0.9074074074074074, 0.09259259259259259, 0.0, 0.021739130434782608, 0.9782608695652174, 1.0, 0.0,
+        0.0
     };
 
     private static final int[] TREE_TARGET = {
@@ -25,12 +25,12 @@ public final class Model {
 
     private static int tree0(double[] x) {
         if (x[3] <= 0.800000011920929) {
-            return 0;
+            return 6;
         } else {
             if (!(x[3] > 1.75)) {
-                return 3;
+                return 0;
             } else {
-                return 6;
+                return 3;
             }
         }
     }

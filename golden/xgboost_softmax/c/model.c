@@ -8,9 +8,9 @@
 enum { N_FEATURES = 4, N_RAW = 3, N_OUTPUTS = 3, BATCH_ROWS = 64 };
 
 static const float leaf_value[17] = {
-    0.430622f, -0.22004892f, -0.21531104f, 0.372f, -0.20051816f, -0.21989927f, 0.21724138f, 0.40298507f,
-    0.29508278f, -0.19699274f, -0.19161221f, 0.28067106f, -0.14895505f, -0.19673228f, 0.010062864f, 0.0629831f,
-    0.28692198f
+    -0.22004892f, 0.430622f, 0.372f, -0.20051816f, -0.21531104f, -0.21989927f, 0.21724138f, 0.40298507f,
+    -0.19699274f, 0.29508278f, 0.28067106f, -0.14895505f, -0.19161221f, -0.19673228f, 0.010062864f, 0.28692198f,
+    0.0629831f
 };
 
 static const int32_t tree_target[6] = {
@@ -27,20 +27,20 @@ static void add_leaf(int t, int32_t leaf, const double *x, float *raw) {
 
 static int32_t tree_0(const double *x) {
     if (x[2] < 3.0) {
-        return 0;
-    } else {
         return 1;
+    } else {
+        return 0;
     }
 }
 
 static int32_t tree_1(const double *x) {
     if (x[2] < 3.0) {
-        return 2;
+        return 4;
     } else {
         if (x[3] < 1.7999999523162842) {
-            return 3;
+            return 2;
         } else {
-            return 4;
+            return 3;
         }
     }
 }
@@ -59,20 +59,20 @@ static int32_t tree_2(const double *x) {
 
 static int32_t tree_3(const double *x) {
     if (x[2] < 3.0) {
-        return 8;
-    } else {
         return 9;
+    } else {
+        return 8;
     }
 }
 
 static int32_t tree_4(const double *x) {
     if (x[2] < 3.0) {
-        return 10;
+        return 12;
     } else {
         if (x[2] < 4.900000095367432) {
-            return 11;
+            return 10;
         } else {
-            return 12;
+            return 11;
         }
     }
 }
@@ -86,9 +86,9 @@ static int32_t tree_5(const double *x) {
         }
     } else {
         if (x[3] < 1.7999999523162842) {
-            return 15;
-        } else {
             return 16;
+        } else {
+            return 15;
         }
     }
 }

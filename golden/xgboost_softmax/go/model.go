@@ -17,9 +17,9 @@ const NOutputs = 3
 const nRaw = 3
 
 var leafValue = [...]float32{
-	0.430622, -0.22004892, -0.21531104, 0.372, -0.20051816, -0.21989927, 0.21724138, 0.40298507,
-	0.29508278, -0.19699274, -0.19161221, 0.28067106, -0.14895505, -0.19673228, 0.010062864, 0.0629831,
-	0.28692198,
+	-0.22004892, 0.430622, 0.372, -0.20051816, -0.21531104, -0.21989927, 0.21724138, 0.40298507,
+	-0.19699274, 0.29508278, 0.28067106, -0.14895505, -0.19161221, -0.19673228, 0.010062864, 0.28692198,
+	0.0629831,
 }
 
 var treeTarget = [...]int32{
@@ -30,20 +30,20 @@ var baseScore = [nRaw]float32{0.0, 0.0, 0.0}
 
 func tree0(x *[NFeatures]float64) int32 {
 	if x[2] < 3.0 {
-		return 0
-	} else {
 		return 1
+	} else {
+		return 0
 	}
 }
 
 func tree1(x *[NFeatures]float64) int32 {
 	if x[2] < 3.0 {
-		return 2
+		return 4
 	} else {
 		if x[3] < 1.7999999523162842 {
-			return 3
+			return 2
 		} else {
-			return 4
+			return 3
 		}
 	}
 }
@@ -62,20 +62,20 @@ func tree2(x *[NFeatures]float64) int32 {
 
 func tree3(x *[NFeatures]float64) int32 {
 	if x[2] < 3.0 {
-		return 8
-	} else {
 		return 9
+	} else {
+		return 8
 	}
 }
 
 func tree4(x *[NFeatures]float64) int32 {
 	if x[2] < 3.0 {
-		return 10
+		return 12
 	} else {
 		if x[2] < 4.900000095367432 {
-			return 11
+			return 10
 		} else {
-			return 12
+			return 11
 		}
 	}
 }
@@ -89,9 +89,9 @@ func tree5(x *[NFeatures]float64) int32 {
 		}
 	} else {
 		if x[3] < 1.7999999523162842 {
-			return 15
-		} else {
 			return 16
+		} else {
+			return 15
 		}
 	}
 }

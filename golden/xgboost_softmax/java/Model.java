@@ -10,9 +10,9 @@ public final class Model {
     private static final int BATCH_ROWS = 64;
 
     private static final float[] LEAF_VALUE = {
-        0.430622f, -0.22004892f, -0.21531104f, 0.372f, -0.20051816f, -0.21989927f, 0.21724138f, 0.40298507f,
-        0.29508278f, -0.19699274f, -0.19161221f, 0.28067106f, -0.14895505f, -0.19673228f, 0.010062864f, 0.0629831f,
-        0.28692198f
+        -0.22004892f, 0.430622f, 0.372f, -0.20051816f, -0.21531104f, -0.21989927f, 0.21724138f, 0.40298507f,
+        -0.19699274f, 0.29508278f, 0.28067106f, -0.14895505f, -0.19161221f, -0.19673228f, 0.010062864f, 0.28692198f,
+        0.0629831f
     };
 
     private static final int[] TREE_TARGET = {
@@ -26,20 +26,20 @@ public final class Model {
 
     private static int tree0(double[] x) {
         if (x[2] < 3.0) {
-            return 0;
-        } else {
             return 1;
+        } else {
+            return 0;
         }
     }
 
     private static int tree1(double[] x) {
         if (x[2] < 3.0) {
-            return 2;
+            return 4;
         } else {
             if (x[3] < 1.7999999523162842) {
-                return 3;
+                return 2;
             } else {
-                return 4;
+                return 3;
             }
         }
     }
@@ -58,20 +58,20 @@ public final class Model {
 
     private static int tree3(double[] x) {
         if (x[2] < 3.0) {
-            return 8;
-        } else {
             return 9;
+        } else {
+            return 8;
         }
     }
 
     private static int tree4(double[] x) {
         if (x[2] < 3.0) {
-            return 10;
+            return 12;
         } else {
             if (x[2] < 4.900000095367432) {
-                return 11;
+                return 10;
             } else {
-                return 12;
+                return 11;
             }
         }
     }
@@ -85,9 +85,9 @@ public final class Model {
             }
         } else {
             if (x[3] < 1.7999999523162842) {
-                return 15;
-            } else {
                 return 16;
+            } else {
+                return 15;
             }
         }
     }
