@@ -169,3 +169,35 @@ def test_c_tables_in_several_parts_give_the_same_numbers(monkeypatch):
     X = fixture_rows(model)
     got = run_cases("c", [Case("parts", files, model.n_features, model.n_outputs, X)])["parts"]
     np.testing.assert_array_equal(got, evaluate(model, X))
+
+
+
+def _fitted(name):
+    """A small fitted model of one loader family, with a skewed split so children differ."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 4))
+    y = X[:, 0] * 2 + (X[:, 1] > 0.7)
+    if name == "forest":
+        return RandomForestRegressor(n_estimators=2, max_depth=5, random_state=0).fit(X, y)
+    if name == "gbr":
+        from sklearn.ensemble import GradientBoostingRegressor
+        return GradientBoostingRegressor(n_estimators=2, random_state=0).fit(X, y)
+    if name == "hgb":
+        from sklearn.ensemble import HistGradientBoostingRegressor
+        return HistGradientBoostingRegressor(max_iter=2).fit(X, y)
+    if name == "xgboost":
+        return pytest.importorskip("xgboost").XGBRegressor(n_estimators=2, max_depth=4).fit(X, y)
+    return pytest.importorskip("lightgbm").LGBMRegressor(n_estimators=2, num_leaves=8, verbose=-1).fit(X, y)
+
+
+@pytest.mark.parametrize("name", ["forest", "gbr", "hgb", "xgboost", "lightgbm"])
+def test_loaders_keep_training_counts_and_tables_put_the_busier_child_next(name):
+    ens = transpiler.to_ir(_fitted(name)).raw
+    assert all(tree.count is not None for tree in ens.trees)
+    busier_right = 0
+    for tree in ens.trees:
+        split = tree.left >= 0
+        busier_right += int((tree.count[tree.right[split]] > tree.count[tree.left[split]]).sum())
+    t = tbl.flatten(ens)
+    swapped = int(((t.word >= 0) & (t.word & t.flag("swapped") != 0)).sum())
+    assert swapped == busier_right > 0 and t.has_swaps
