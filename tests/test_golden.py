@@ -35,6 +35,13 @@ def _diabetes_forest():
     return ensemble.RandomForestRegressor(n_estimators=2, max_depth=2, random_state=0).fit(X, y)
 
 
+def _deep_tree():
+    # Depth 11: deeper than heap layouts go, so the table is walked node by node (preorder,
+    # busier child next).
+    X, y = datasets.load_diabetes(return_X_y=True)
+    return tree.DecisionTreeRegressor(min_samples_leaf=5, random_state=0).fit(X, y)
+
+
 def _scaled_boosting():
     X, y = datasets.load_iris(return_X_y=True)
     return pipeline.make_pipeline(
@@ -55,6 +62,7 @@ GOLDEN = {  # case -> (model factory, emit options)
     "lightgbm_regressor": (_data("lgbm_diabetes_small.txt"), {}),
     "sklearn_tree": (_iris_tree, {}),
     "sklearn_forest_table": (_diabetes_forest, {"layout": "table"}),
+    "sklearn_deep_tree_table": (_deep_tree, {"layout": "table"}),
     "sklearn_logreg": (_logreg, {}),
     "sklearn_pipeline_boosting": (_scaled_boosting, {}),
 }
