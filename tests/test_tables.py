@@ -171,7 +171,6 @@ def test_c_tables_in_several_parts_give_the_same_numbers(monkeypatch):
     np.testing.assert_array_equal(got, evaluate(model, X))
 
 
-
 def _fitted(name):
     """A small fitted model of one loader family, with a skewed split so children differ."""
     rng = np.random.default_rng(5)

@@ -174,7 +174,7 @@ def convert_tree(tree: dict, *, n_features: int, target: int, weight=1.0, base=N
         left, right = np.where(categorical, right, left), np.where(categorical, left, right)
         default_left = np.where(categorical, ~default_left, default_left)
 
-    count = _layout_count(tree, "sum_hessian", n)
+    count = _cover(tree, n)
     feature = np.where(internal, index, -1)
     threshold = np.where(internal & ~categorical, cond, np.float32(0)).astype(np.float64)
     left = np.where(internal, left, -1)
@@ -196,12 +196,12 @@ def convert_tree(tree: dict, *, n_features: int, target: int, weight=1.0, base=N
                         categories=cats, leaf_dtype="float32", count=count)
 
 
-def _layout_count(tree: dict, key: str, n: int) -> np.ndarray | None:
+def _cover(tree: dict, n: int) -> np.ndarray | None:
     """The cover (hessian sum) per node, which only orders the node tables: None when absent
     or not n finite numbers, since no prediction depends on it. XGBoost keeps it as float32,
     and a JSON file's decimals must read as the binary file's values."""
     try:
-        arr = np.asarray(tree.get(key, ()), dtype=np.float32).astype(np.float64).reshape(-1)
+        arr = np.asarray(tree.get("sum_hessian", ()), dtype=np.float32).astype(np.float64).reshape(-1)
     except (TypeError, ValueError):
         return None
     return arr if len(arr) == n and np.isfinite(arr).all() else None

@@ -512,8 +512,9 @@ func score[T float](m *Model, p *numbers[T], x []float64, out []float64) {
 }
 
 // findLeaf walks tree t to its leaf and returns the leaf's offset in the leaf values. NaN
-// fails every comparison, so it goes right unless the node sends missing values left. A
-// swapped split goes to the next node when its test fails.
+// goes where the node sends missing values, tested apart from the split's own test so that
+// the step is the only branch on the data. A swapped split goes to the next node when its
+// test fails.
 func (m *Model) findLeaf(t int, x []float64) int32 {
 	n := m.roots[t]
 	for {
@@ -525,13 +526,16 @@ func (m *Model) findLeaf(t int, x []float64) int32 {
 		var left bool
 		switch {
 		case nd.info&flagCategorical != 0:
-			left = (v != v && nd.info&flagDefaultLeft != 0) || (v == v && m.inCategory(v, int32(nd.thr)))
-		case nd.info&flagZeroMissing != 0 && (v != v || math.Abs(v) <= zeroThreshold):
+			left = m.inCategory(v, int32(nd.thr))
+		case nd.info&flagZeroMissing != 0 && math.Abs(v) <= zeroThreshold:
 			left = nd.info&flagDefaultLeft != 0
 		case m.lessThan:
-			left = v < nd.thr || (v != v && nd.info&flagDefaultLeft != 0)
+			left = v < nd.thr
 		default:
-			left = v <= nd.thr || (v != v && nd.info&flagDefaultLeft != 0)
+			left = v <= nd.thr
+		}
+		if v != v {
+			left = nd.info&flagDefaultLeft != 0
 		}
 		if left != (nd.info&flagSwapped != 0) {
 			n++

@@ -195,11 +195,6 @@ func walkPair(p, q int32, xp, xq *[NFeatures]float64) (int32, int32) {
 	return walk(p, xp), walk(q, xq)
 }
 
-// findLeaf walks tree t to its leaf and returns the leaf's offset in leafValue.
-func findLeaf(t int, x *[NFeatures]float64) int32 {
-	return walk(treeRoot[t], x)
-}
-
 // addTrees adds every tree for one row, two trees at a time.
 func addTrees(x *[NFeatures]float64, _ bool, raw *[nRaw]float64) {
 	t := 0
@@ -209,7 +204,7 @@ func addTrees(x *[NFeatures]float64, _ bool, raw *[nRaw]float64) {
 		addLeaf(t+1, b, x, raw)
 	}
 	if t < 1 {
-		addLeaf(t, findLeaf(t, x), x, raw)
+		addLeaf(t, walk(treeRoot[t], x), x, raw)
 	}
 }
 

@@ -137,11 +137,6 @@ public final class Model {
         return (long) walk(p, xp) << 32 | walk(q, xq) & 0xFFFFFFFFL;
     }
 
-    /** Walks tree t to its leaf; returns the leaf's offset in LEAF_VALUE. */
-    private static int findLeaf(int t, double[] x) {
-        return walk(TREE_ROOT[t], x);
-    }
-
     /** Adds every tree for one row to raw (at offset ro), two trees at a time. */
     private static void addTrees(double[] x, boolean finite, double[] raw, int ro) {
         int t = 0;
@@ -151,7 +146,7 @@ public final class Model {
             addLeaf(t + 1, (int) leaves, x, raw, ro);
         }
         if (t < 1) {
-            addLeaf(t, findLeaf(t, x), x, raw, ro);
+            addLeaf(t, walk(TREE_ROOT[t], x), x, raw, ro);
         }
     }
 
