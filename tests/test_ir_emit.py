@@ -83,8 +83,16 @@ MODELS = {
 }
 MODELS["chain_f64"] = model(ensemble([chain_tree(), deeper_tree()], 1))
 MODELS["chain_f32"] = model(ensemble([chain_tree(dtype="float32")], 1, **F32))
+# Five trees too deep for heaps: rows without NaN walk the first four side by side without
+# branches (one of them a lone leaf, so a walk can start at its leaf), the fifth alone.
+LONE_LEAF = ir.make_tree([-1], [0.0], [-1], [-1], [False], [[3.5]])
+MODELS["lanes_f64"] = model(ensemble([chain_tree(), LONE_LEAF, chain_tree(13), deeper_tree(),
+                                      stump_tree(2, 0.0, 1.0, 2.0)], 1))
+MODELS["lanes_f32"] = model(ensemble([chain_tree(dtype="float32"), deeper_tree("float32"),
+                                      chain_tree(11, "float32"), stump_tree(2, 0.1, 1.5, 2.5, dtype="float32"),
+                                      chain_tree(13, "float32")], 1, **F32))
 for name in ("chain_f64", "chain_f32", "le_f64", "zero_missing", "categorical_trunc",
-             "categorical_strict", "linear_leaves"):
+             "categorical_strict", "linear_leaves", "lanes_f64", "lanes_f32"):
     MODELS[f"{name}_swapped"] = swapped(MODELS[name])
 POSTS_F64 = ["sigmoid", "exp", "softplus", "signed_square", "hinge"]
 for post in POSTS_F64:
