@@ -371,6 +371,73 @@ func main() {
 """
 
 
+# Go single rows, ours against leaves, in one process: passes over the same rows alternate
+# between the two, so a slow spell of a shared machine slows both; prints the median and
+# quartiles of our time over leaves' per pass.
+PAIRED_MAIN = """package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/dmitryikh/leaves"
+	m "leavesbench/model"
+)
+
+func main() {
+	lm, err := leaves.LGEnsembleFromFile(os.Args[1], false)
+	if err != nil {
+		panic(err)
+	}
+	data, _ := os.ReadFile(os.Args[2])
+	rows := make([]float64, len(data)/8)
+	for i := range rows {
+		rows[i] = math.Float64frombits(binary.LittleEndian.Uint64(data[i*8:]))
+	}
+	nf := m.NFeatures
+	n := min(len(rows)/nf, 5000)
+	pass := func(f func([]float64) float64) float64 {
+		t, s := time.Now(), 0.0
+		for i := 0; i < n; i++ {
+			s += f(rows[i*nf : (i+1)*nf])
+		}
+		if math.IsNaN(s) {
+			panic("NaN")
+		}
+		return time.Since(t).Seconds()
+	}
+	theirs := func(r []float64) float64 { return lm.PredictSingle(r, 0) }
+	ours := func(r []float64) float64 { return m.Score(r)[0] }
+	ratios := make([]float64, 41)
+	for i := range ratios {
+		ratios[i] = pass(ours) / pass(theirs)
+	}
+	sort.Float64s(ratios)
+	fmt.Println(ratios[20], ratios[10], ratios[30])
+}
+"""
+
+
+def paired_latency(work, ours_go, rows_path):
+    """Our Go package's single-row time over leaves', alternating in one process (see
+    PAIRED_MAIN): (median, p25, p75), or None. work is leaves' module, already set up."""
+    if not os.path.isdir(ours_go):
+        return None
+    shutil.copytree(ours_go, os.path.join(work, "model"))
+    os.makedirs(os.path.join(work, "paired"))
+    with open(os.path.join(work, "paired", "main.go"), "w") as fh:
+        fh.write(PAIRED_MAIN)
+    if subprocess.run(["go", "build", "-o", "paired-drv", "./paired"], cwd=work, capture_output=True).returncode:
+        return None
+    r = subprocess.run(["./paired-drv", "model.txt", rows_path], cwd=work,
+                       capture_output=True, text=True, timeout=TIMEOUT, env={**os.environ, "GOMAXPROCS": "1"})
+    return tuple(float(v) for v in r.stdout.split()) if r.returncode == 0 else None
+
+
 def leaves_setup():
     """Commands that make github.com/dmitryikh/leaves importable in a fresh module, and the error
     to report if one fails."""
@@ -384,7 +451,7 @@ def leaves_setup():
              ["go", "mod", "tidy"]], f"could not use the leaves module in BENCH_LEAVES_DIR={local}")
 
 
-def leaves_row(name, model, rows_path, work):
+def leaves_row(name, model, rows_path, work, ours_go):
     if not name.startswith("lgbm") or shutil.which("go") is None:
         return None
     os.makedirs(work, exist_ok=True)
@@ -402,7 +469,7 @@ def leaves_row(name, model, rows_path, work):
     secs, mb, ok, err = measured(["go", "build", "-o", "drv", "."], work)
     batch, single = run_driver(["./drv", "model.txt", rows_path], work) if ok else (float("nan"),) * 2
     return dict(tool="leaves (Go)", build_s=secs, build_mb=mb, ok=ok, batch=batch, single=single,
-                error="" if ok else err[-200:])
+                error="" if ok else err[-200:], paired=paired_latency(work, ours_go, rows_path) if ok else None)
 
 
 # --- report ------------------------------------------------------------------------------
@@ -461,7 +528,8 @@ def main():
             if not args.no_alternatives:
                 for row in (tl2cgen_row(name, model, rows_path, os.path.join(tmp, "tl2cgen")),
                             lleaves_row(name, model, rows_path, os.path.join(tmp, "lleaves")),
-                            leaves_row(name, model, rows_path, os.path.join(tmp, "leaves"))):
+                            leaves_row(name, model, rows_path, os.path.join(tmp, "leaves"),
+                                       os.path.join(tmp, "ours-go", "model"))):
                     if row:
                         results.append(row)
                         print(row, file=sys.stderr)
@@ -471,6 +539,10 @@ def main():
                         results.append(row)
                         print(row, file=sys.stderr)
             out.append(table(catalogue.get(name, name), results, results[0]["batch"]))
+            paired = next((r["paired"] for r in results if r.get("paired")), None)
+            if paired:
+                out[-1] += ("\n\nGo single rows, our time over leaves' with passes alternating in one "
+                            "process: median {:.2f} (quartiles {:.2f}-{:.2f}).".format(*paired))
             print(out[-1], flush=True)
     if args.out:
         with open(args.out, "w") as fh:
