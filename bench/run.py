@@ -472,6 +472,18 @@ def leaves_row(name, model, rows_path, work, ours_go):
                 error="" if ok else err[-200:], paired=paired_latency(work, ours_go, rows_path) if ok else None)
 
 
+def cpu_ticks():
+    """(steal, total) CPU ticks of the machine so far, from Linux's /proc/stat; None elsewhere.
+    Steal is time the hypervisor gave this VM's CPUs to others: a run with much of it is slow
+    throughout (builds and rows/s alike)."""
+    try:
+        with open("/proc/stat") as fh:
+            ticks = [int(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return ticks[7] if len(ticks) > 7 else 0, sum(ticks[:8])
+
+
 # --- report ------------------------------------------------------------------------------
 
 def fmt(v, spec):
@@ -518,6 +530,7 @@ def main():
         model, path = train(name)
         n_trees = {"xgb": lambda: model.n_estimators, "lgb": lambda: model.n_estimators,
                    "rf2": lambda: len(model.estimators_)}.get(name[:3], lambda: len(model.estimators_))()
+        ticks = cpu_ticks()
         with tempfile.TemporaryDirectory() as tmp:
             rows_path = os.path.join(tmp, "rows.bin")
             write_rows(rows_path, X)
@@ -539,6 +552,10 @@ def main():
                         results.append(row)
                         print(row, file=sys.stderr)
             out.append(table(catalogue.get(name, name), results, results[0]["batch"]))
+            now = cpu_ticks()
+            if ticks and now and now[1] > ticks[1]:
+                out[-1] += (f"\n\nCPU time stolen by the hypervisor while this model ran: "
+                            f"{100 * (now[0] - ticks[0]) / (now[1] - ticks[1]):.0f}%.")
             paired = next((r["paired"] for r in results if r.get("paired")), None)
             if paired:
                 out[-1] += ("\n\nGo single rows, our time over leaves' with passes alternating in one "
