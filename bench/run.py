@@ -8,7 +8,10 @@
 For each model it prints source bytes, build seconds and peak memory, and single-thread
 rows/s (batch entry point and row by row) for our code, next to native predict, m2cgen,
 TL2cgen, lleaves and leaves where they are installed, all measured in the same run, with
-ratios against native predict. Nothing here is asserted: the numbers are for reading.
+ratios against native predict. On LightGBM models it also times Go single rows, ours against
+leaves, alternating in one process (the ratio varies less than two separate runs' figures).
+Each table ends with the share of CPU time the hypervisor stole while the model ran: a run
+with much of it is slow throughout. Nothing here is asserted: the numbers are for reading.
 """
 from __future__ import annotations
 
