@@ -257,7 +257,7 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
     ctx.update(node_format=fmt, feature_bits=t.feature_bits, feature_mask=t.feature_mask,
                jump_shift=t.feature_bits + len(tbl.FLAGS), node_formats=tbl.NODE_FORMATS,
                has_swaps=t.has_swaps, swapped_shift=t.flag("swapped").bit_length() - 1,
-               # rows without NaN walk four trees side by side without branches: plain splits only
+               # C and Go walk a row without NaN through four trees at once without branches (plain splits)
                lanes=chosen == "table" and not ctx["heap"] and len(raw.trees) >= 4
                and not (t.has_categories or t.has_zero_missing),
                **{f"flag_{name}": t.flag(name) for name in tbl.FLAGS})

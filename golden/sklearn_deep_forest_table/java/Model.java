@@ -138,43 +138,9 @@ public final class Model {
         return (long) walk(p, xp) << 32 | walk(q, xq) & 0xFFFFFFFFL;
     }
 
-    /**
-     * One step of a row without NaN from split or leaf n, as arithmetic: the distance to the
-     * next node on the way to the leaf, 0 at a leaf.
-     */
-    private static int laneStep(int n, double[] x) {
-        int w = word(n);
-        int leaf = w >> 31;
-        int next = x[w & FEATURE_MASK & ~leaf] <= thr(n) ? 1 : 0;
-        next ^= (w >>> 7) & 1;
-        int far = jump(n, w);
-        return (far + ((1 - far) & -next)) & ~leaf;
-    }
-
-    /**
-     * Adds every tree for one row to raw (at offset ro). A row without NaN walks four trees
-     * side by side with laneStep: no branch on the data to mispredict, and four independent
-     * walks overlap in the pipeline (measured on LightGBM 500 x 63 single rows: 1.1-1.15x the
-     * paired walk, which rows with NaN take, two trees at a time).
-     */
+    /** Adds every tree for one row to raw (at offset ro), two trees at a time. */
     private static void addTrees(double[] x, boolean finite, double[] raw, int ro) {
         int t = 0;
-        for (; finite && t + 4 <= 5; t += 4) {
-            int n0 = TREE_ROOT[t];
-            int n1 = TREE_ROOT[t + 1];
-            int n2 = TREE_ROOT[t + 2];
-            int n3 = TREE_ROOT[t + 3];
-            while ((word(n0) & word(n1) & word(n2) & word(n3)) >= 0) { // until all four are leaves
-                n0 += laneStep(n0, x);
-                n1 += laneStep(n1, x);
-                n2 += laneStep(n2, x);
-                n3 += laneStep(n3, x);
-            }
-            addLeaf(t, ~word(n0), x, raw, ro);
-            addLeaf(t + 1, ~word(n1), x, raw, ro);
-            addLeaf(t + 2, ~word(n2), x, raw, ro);
-            addLeaf(t + 3, ~word(n3), x, raw, ro);
-        }
         for (; t + 2 <= 5; t += 2) {
             long leaves = walkPair(TREE_ROOT[t], TREE_ROOT[t + 1], x, x);
             addLeaf(t, (int) (leaves >> 32), x, raw, ro);
