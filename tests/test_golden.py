@@ -37,8 +37,8 @@ def _diabetes_forest():
 
 def _deep_forest():
     # Depth 10 to 14: deeper than heap layouts go, so the tables are walked node by node
-    # (preorder, busier child next), four trees side by side for rows without NaN and the
-    # fifth alone.
+    # (preorder, busier child next); in C and Go, rows without NaN walk four trees side by
+    # side and the fifth alone.
     X, y = datasets.load_diabetes(return_X_y=True)
     return ensemble.RandomForestRegressor(n_estimators=5, min_samples_leaf=3, random_state=0).fit(X, y)
 
