@@ -50,10 +50,15 @@ class Target:
     line_width = 8                       # array literal values per line
     body_depth = 1                       # indentation depth of a function body
     packed_nodes = False                 # the blob's node records as tables.packed_records
+    code_max_nodes = tbl.CODE_MAX_NODES  # `auto` layout: the largest model in code (choose_layout)
 
     # --- syntax hooks used by tables.tree_branches -------------------------------------
     def if_open(self, cond: str) -> str:
         return f"if ({cond}) {{"
+
+    def likely(self, cond: str) -> str:
+        """cond, marked for the compiler as usually true (C); as it is elsewhere."""
+        return cond
 
     def ret(self, value: str) -> str:
         return f"return {value};"
@@ -167,8 +172,7 @@ class Target:
         for path, template in self.files.items():
             text = env.get_template(template).render(**ctx)
             out[path.format(**vars(names))] = self.finish(text)
-        if ctx["data"] is not None:
-            out.update(self.data_files(ctx))
+        out.update(self.extra_files(ctx))
         return out
 
     def data_file(self, names: Names) -> str | None:
@@ -178,6 +182,10 @@ class Target:
     def data_files(self, ctx: dict) -> dict:
         """The table layout's data files: the blob as it is, by default."""
         return {ctx["data_file"]: ctx["data"]}
+
+    def extra_files(self, ctx: dict) -> dict:
+        """Files beside the templates' own: the table layout's data files."""
+        return {} if ctx["data"] is None else self.data_files(ctx)
 
     def extra_context(self, ctx: dict) -> dict:
         """Language-specific template variables derived from the shared context."""
@@ -238,7 +246,7 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         ctx.update(arrays=stage_arrays, narrow=False)
         return ctx
     t = tbl.flatten(raw)
-    chosen = tbl.choose_layout(t, layout)
+    chosen = tbl.choose_layout(t, layout, target.code_max_nodes)
     ctx.update(
         narrow=raw.feature_type == "float32", layout=chosen, op=raw.op, width=t.width,
         n_trees=len(raw.trees), has_zero_missing=t.has_zero_missing,
@@ -261,7 +269,9 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
                lanes=chosen == "table" and not ctx["heap"] and len(raw.trees) >= 4
                and not (t.has_categories or t.has_zero_missing),
                **{f"flag_{name}": t.flag(name) for name in tbl.FLAGS})
-    arrays = {"leaf_value": (acc, t.leaf_value), "tree_target": ("int32", t.targets)}
+    arrays = {"leaf_value": (acc, t.leaf_value)}
+    if raw.n_outputs > 1:       # with one output, every tree adds to it
+        arrays["tree_target"] = ("int32", t.targets)
     if t.has_categories:
         arrays["cat_bits"] = ("uint32", t.cat_bits)
     if t.linear is not None:

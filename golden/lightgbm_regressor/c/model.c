@@ -12,19 +12,19 @@ static const double leaf_value[12] = {
     -4.050027787040633, 1.6454653361910268, 3.122084321975708, 9.911813631924716
 };
 
-static const int32_t tree_target[3] = {
-    0, 0, 0
-};
-
 static const double base_score[N_RAW] = {0.0};
 
-/* Adds the value of tree t's leaf (at offset leaf in leaf_value) to raw. */
-static void add_leaf(int t, int32_t leaf, const double *x, double *raw) {
-    (void)x;
-    raw[tree_target[t]] += leaf_value[leaf];
-}
+/* A call per tree measured faster than letting gcc inline the trees into their block (single
+   rows ~15%), so that is ruled out where the compiler allows; HOT marks a split's busier side. */
+#if defined(__GNUC__)
+#define TREE_FN static __attribute__((noinline)) int32_t
+#define HOT(c) __builtin_expect(!!(c), 1)
+#else
+#define TREE_FN static int32_t
+#define HOT(c) (c)
+#endif
 
-static int32_t tree_0(const double *x) {
+TREE_FN tree_0(const double *x) {
     if (!(x[8] > 1.0000000180025095e-35)) {
         if (!(x[2] > 0.006188884713822097)) {
             return 0;
@@ -40,7 +40,7 @@ static int32_t tree_0(const double *x) {
     }
 }
 
-static int32_t tree_1(const double *x) {
+TREE_FN tree_1(const double *x) {
     if (!(x[8] > 1.0000000180025095e-35)) {
         if (!(x[2] > 0.006188884713822097)) {
             return 4;
@@ -56,7 +56,7 @@ static int32_t tree_1(const double *x) {
     }
 }
 
-static int32_t tree_2(const double *x) {
+TREE_FN tree_2(const double *x) {
     if (!(x[8] > 0.016671447243926055)) {
         if (!(x[2] > 0.005111072639941302)) {
             return 8;
@@ -72,20 +72,34 @@ static int32_t tree_2(const double *x) {
     }
 }
 
-static int32_t (*const trees[3])(const double *) = {
-    tree_0,
-    tree_1,
-    tree_2,
-};
-
-/* The offset in leaf_value of the leaf tree t sends x to. */
-static int32_t find_leaf(int t, const double *x) {
-    return trees[t](x);
+/* The leaves of trees 0-2 for x, as offsets in leaf_value. */
+static void trees_0(const double *x, int32_t *leaf) {
+    leaf[0] = tree_0(x);
+    leaf[1] = tree_1(x);
+    leaf[2] = tree_2(x);
+    for (int k = 3; k < 32; k++) { /* unused: set so no compiler doubts it */
+        leaf[k] = 0;
+    }
 }
 
-/* Adds tree t's leaf for x to raw. */
-static void add_tree(int t, const double *x, double *raw) {
-    add_leaf(t, find_leaf(t, x), x, raw);
+enum { TREE_BLOCK = 32, N_BLOCKS = 1 };
+
+static void (*const tree_blocks[N_BLOCKS])(const double *, int32_t *) = {
+    trees_0,
+};
+
+/* Adds block b's trees for x to raw, in tree order. */
+static void add_block(int b, const double *x, double *raw) {
+    int32_t leaf[TREE_BLOCK];
+    const int first = b * TREE_BLOCK;
+    const int n = 3 - first < TREE_BLOCK ? 3 - first : TREE_BLOCK;
+    tree_blocks[b](x, leaf);
+    double sum = raw[0]; /* one output: the sum stays in a register */
+    (void)x;
+    for (int k = 0; k < n; k++) {
+        sum += leaf_value[leaf[k]];
+    }
+    raw[0] = sum;
 }
 
 /* Copies a row as the model reads it;
@@ -113,8 +127,8 @@ void score(const double *input, double *output) {
     for (int k = 0; k < N_RAW; k++) {
         raw[k] = base_score[k];
     }
-    for (int t = 0; t < 3; t++) {
-        add_tree(t, x, raw);
+    for (int b = 0; b < N_BLOCKS; b++) {
+        add_block(b, x, raw);
     }
     post(raw, output);
 }
@@ -146,9 +160,9 @@ void score_batch(const double *rows, size_t n_rows, double *out) {
                 raw[r][k] = base_score[k];
             }
         }
-        for (int t = 0; t < 3; t++) {
+        for (int b = 0; b < N_BLOCKS; b++) {
             for (int r = 0; r < m; r++) {
-                add_tree(t, x[r], raw[r]);
+                add_block(b, x[r], raw[r]);
             }
         }
         for (int r = 0; r < m; r++) {

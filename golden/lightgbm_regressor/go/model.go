@@ -20,10 +20,6 @@ var leafValue = [...]float64{
 	-4.050027787040633, 1.6454653361910268, 3.122084321975708, 9.911813631924716,
 }
 
-var treeTarget = [...]int32{
-	0, 0, 0,
-}
-
 var baseScore = [nRaw]float64{0.0}
 
 func tree0(x *[NFeatures]float64) int32 {
@@ -87,7 +83,7 @@ func findLeaf(t int, x *[NFeatures]float64) int32 {
 
 // addLeaf adds the value of tree t's leaf (at offset leaf in leafValue) to raw.
 func addLeaf(t int, leaf int32, x *[NFeatures]float64, raw *[nRaw]float64) {
-	raw[treeTarget[t]] += leafValue[leaf]
+	raw[0] += leafValue[leaf]
 }
 
 // addTree adds tree t's leaf for x to raw.

@@ -14,10 +14,6 @@ public final class Model {
         -4.050027787040633, 1.6454653361910268, 3.122084321975708, 9.911813631924716
     };
 
-    private static final int[] TREE_TARGET = {
-        0, 0, 0
-    };
-
     private static final double[] BASE_SCORE = {0.0};
 
     private Model() {
@@ -87,7 +83,7 @@ public final class Model {
 
     /** Adds the value of tree t's leaf (at offset leaf in LEAF_VALUE) to raw (at offset ro). */
     private static void addLeaf(int t, int leaf, double[] x, double[] raw, int ro) {
-        raw[ro + TREE_TARGET[t]] += LEAF_VALUE[leaf];
+        raw[ro] += LEAF_VALUE[leaf];
     }
 
     /** Adds tree t's leaf for x to raw (at offset ro). */

@@ -186,8 +186,9 @@ static const double tree_count[N_RAW] = {5.0};
 
 /* Adds the value of tree t's leaf (at offset leaf in leaf_value) to raw. */
 static void add_leaf(int t, int32_t leaf, const double *x, double *raw) {
+    (void)t;
     (void)x;
-    raw[tree_target[t]] += leaf_value[leaf];
+    raw[0] += leaf_value[leaf];
 }
 
 /* One step from split nd (word w) toward x's leaf. NaN goes where the node sends missing
@@ -350,8 +351,8 @@ int score_checked(const double *input, size_t n_input, double *output, size_t n_
 }
 
 void score_batch(const double *rows, size_t n_rows, double *out) {
-    /* Blocks of up to BATCH_ROWS rows (about 1 MB): the more rows walk a large tree in turn,
-       the more of its nodes they find in cache. Too large for the stack, so allocated. */
+    /* Blocks of up to BATCH_ROWS rows: the more rows walk a large tree in
+       turn, the more of its nodes they find in cache. Too large for the stack, so allocated. */
     const int block = n_rows < BATCH_ROWS ? (int)n_rows : BATCH_ROWS;
     double (*x)[N_FEATURES] = malloc(sizeof *x * (size_t)(block > 0 ? block : 1));
     double (*raw)[N_RAW] = malloc(sizeof *raw * (size_t)(block > 0 ? block : 1));

@@ -265,7 +265,7 @@ func addTreeBlock(t int, xs [][NFeatures]float64, _ bool, raws [][nRaw]float64) 
 
 // addLeaf adds the value of tree t's leaf (at offset leaf in leafValue) to raw.
 func addLeaf(t int, leaf int32, x *[NFeatures]float64, raw *[nRaw]float64) {
-	raw[treeTarget[t]] += leafValue[leaf]
+	raw[0] += leafValue[leaf]
 }
 
 // narrow copies a row into x as the model reads it (as float32),

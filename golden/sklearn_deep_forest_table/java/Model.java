@@ -166,7 +166,7 @@ public final class Model {
     }
     /** Adds the value of tree t's leaf (at offset leaf in LEAF_VALUE) to raw (at offset ro). */
     private static void addLeaf(int t, int leaf, double[] x, double[] raw, int ro) {
-        raw[ro + TREE_TARGET[t]] += LEAF_VALUE[leaf];
+        raw[ro] += LEAF_VALUE[leaf];
     }
 
     /** Copies a row (at offset io) as the model reads it (as float32). */

@@ -213,7 +213,7 @@ func addTreeBlock(t int, xs [][NFeatures]float64, finite bool, raws [][nRaw]floa
 
 // addLeaf adds the value of tree t's leaf (at offset leaf in leafValue) to raw.
 func addLeaf(t int, leaf int32, x *[NFeatures]float64, raw *[nRaw]float64) {
-	raw[treeTarget[t]] += leafValue[leaf]
+	raw[0] += leafValue[leaf]
 }
 
 // narrow copies a row into x as the model reads it (as float32),

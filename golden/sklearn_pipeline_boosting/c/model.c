@@ -11,10 +11,6 @@ static const double leaf_value[7] = {
     0.009259259259259259, 0.09782608695652174, -0.1, 0.0067663817663817585, 0.08641975308641967, -0.08999999999999991, -0.09000000000000001
 };
 
-static const int32_t tree_target[2] = {
-    0, 0
-};
-
 static const double pre0_v[4] = {
     5.843333333333335, 3.057333333333334, 3.7580000000000027, 1.199333333333334
 };
@@ -25,53 +21,71 @@ static const double pre1_v[4] = {
 
 static const double base_score[N_RAW] = {1.0};
 
-/* Adds the value of tree t's leaf (at offset leaf in leaf_value) to raw. */
-static void add_leaf(int t, int32_t leaf, const double *x, double *raw) {
-    (void)x;
-    raw[tree_target[t]] += leaf_value[leaf];
-}
+/* A call per tree measured faster than letting gcc inline the trees into their block (single
+   rows ~15%), so that is ruled out where the compiler allows; HOT marks a split's busier side. */
+#if defined(__GNUC__)
+#define TREE_FN static __attribute__((noinline)) int32_t
+#define HOT(c) __builtin_expect(!!(c), 1)
+#else
+#define TREE_FN static int32_t
+#define HOT(c) (c)
+#endif
 
-static int32_t tree_0(const double *x) {
-    if (x[3] <= -0.5256512016057968) {
-        return 2;
-    } else {
-        if (x[3] <= 0.7248545587062836) {
+TREE_FN tree_0(const double *x) {
+    if (HOT(!(x[3] <= -0.5256512016057968))) {
+        if (HOT(x[3] <= 0.7248545587062836)) {
             return 0;
         } else {
             return 1;
         }
+    } else {
+        return 2;
     }
 }
 
-static int32_t tree_1(const double *x) {
-    if (x[3] <= -0.5256512016057968) {
-        if (x[2] <= -1.5391575694084167) {
-            return 6;
-        } else {
-            return 5;
-        }
-    } else {
-        if (x[3] <= 0.5932223796844482) {
+TREE_FN tree_1(const double *x) {
+    if (HOT(!(x[3] <= -0.5256512016057968))) {
+        if (HOT(x[3] <= 0.5932223796844482)) {
             return 3;
         } else {
             return 4;
         }
+    } else {
+        if (HOT(!(x[2] <= -1.5391575694084167))) {
+            return 5;
+        } else {
+            return 6;
+        }
     }
 }
 
-static int32_t (*const trees[2])(const double *) = {
-    tree_0,
-    tree_1,
-};
-
-/* The offset in leaf_value of the leaf tree t sends x to. */
-static int32_t find_leaf(int t, const double *x) {
-    return trees[t](x);
+/* The leaves of trees 0-1 for x, as offsets in leaf_value. */
+static void trees_0(const double *x, int32_t *leaf) {
+    leaf[0] = tree_0(x);
+    leaf[1] = tree_1(x);
+    for (int k = 2; k < 32; k++) { /* unused: set so no compiler doubts it */
+        leaf[k] = 0;
+    }
 }
 
-/* Adds tree t's leaf for x to raw. */
-static void add_tree(int t, const double *x, double *raw) {
-    add_leaf(t, find_leaf(t, x), x, raw);
+enum { TREE_BLOCK = 32, N_BLOCKS = 1 };
+
+static void (*const tree_blocks[N_BLOCKS])(const double *, int32_t *) = {
+    trees_0,
+};
+
+/* Adds block b's trees for x to raw, in tree order. */
+static void add_block(int b, const double *x, double *raw) {
+    int32_t leaf[TREE_BLOCK];
+    const int first = b * TREE_BLOCK;
+    const int n = 2 - first < TREE_BLOCK ? 2 - first : TREE_BLOCK;
+    tree_blocks[b](x, leaf);
+    double sum = raw[0]; /* one output: the sum stays in a register */
+    (void)x;
+    for (int k = 0; k < n; k++) {
+        sum += leaf_value[leaf[k]];
+    }
+    raw[0] = sum;
 }
 
 /* The pipeline's preprocessing: the caller's 4 values -> the model's 4 features,
@@ -120,8 +134,8 @@ void score(const double *input, double *output) {
     for (int k = 0; k < N_RAW; k++) {
         raw[k] = base_score[k];
     }
-    for (int t = 0; t < 2; t++) {
-        add_tree(t, x, raw);
+    for (int b = 0; b < N_BLOCKS; b++) {
+        add_block(b, x, raw);
     }
     post(raw, output);
 }
@@ -153,9 +167,9 @@ void score_batch(const double *rows, size_t n_rows, double *out) {
                 raw[r][k] = base_score[k];
             }
         }
-        for (int t = 0; t < 2; t++) {
+        for (int b = 0; b < N_BLOCKS; b++) {
             for (int r = 0; r < m; r++) {
-                add_tree(t, x[r], raw[r]);
+                add_block(b, x[r], raw[r]);
             }
         }
         for (int r = 0; r < m; r++) {

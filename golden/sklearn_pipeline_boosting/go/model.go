@@ -22,10 +22,6 @@ var leafValue = [...]float64{
 	0.009259259259259259, 0.09782608695652174, -0.1, 0.0067663817663817585, 0.08641975308641967, -0.08999999999999991, -0.09000000000000001,
 }
 
-var treeTarget = [...]int32{
-	0, 0,
-}
-
 var pre0V = [...]float64{
 	5.843333333333335, 3.057333333333334, 3.7580000000000027, 1.199333333333334,
 }
@@ -37,29 +33,29 @@ var pre1V = [...]float64{
 var baseScore = [nRaw]float64{1.0}
 
 func tree0(x *[nX]float64) int32 {
-	if x[3] <= -0.5256512016057968 {
-		return 2
-	} else {
+	if !(x[3] <= -0.5256512016057968) {
 		if x[3] <= 0.7248545587062836 {
 			return 0
 		} else {
 			return 1
 		}
+	} else {
+		return 2
 	}
 }
 
 func tree1(x *[nX]float64) int32 {
-	if x[3] <= -0.5256512016057968 {
-		if x[2] <= -1.5391575694084167 {
-			return 6
-		} else {
-			return 5
-		}
-	} else {
+	if !(x[3] <= -0.5256512016057968) {
 		if x[3] <= 0.5932223796844482 {
 			return 3
 		} else {
 			return 4
+		}
+	} else {
+		if !(x[2] <= -1.5391575694084167) {
+			return 5
+		} else {
+			return 6
 		}
 	}
 }
@@ -76,7 +72,7 @@ func findLeaf(t int, x *[nX]float64) int32 {
 
 // addLeaf adds the value of tree t's leaf (at offset leaf in leafValue) to raw.
 func addLeaf(t int, leaf int32, x *[nX]float64, raw *[nRaw]float64) {
-	raw[treeTarget[t]] += leafValue[leaf]
+	raw[0] += leafValue[leaf]
 }
 
 // addTree adds tree t's leaf for x to raw.

@@ -15,10 +15,6 @@ public final class Model {
         0.009259259259259259, 0.09782608695652174, -0.1, 0.0067663817663817585, 0.08641975308641967, -0.08999999999999991, -0.09000000000000001
     };
 
-    private static final int[] TREE_TARGET = {
-        0, 0
-    };
-
     private static final double[] PRE0_V = {
         5.843333333333335, 3.057333333333334, 3.7580000000000027, 1.199333333333334
     };
@@ -33,29 +29,29 @@ public final class Model {
     }
 
     private static int tree0(double[] x) {
-        if (x[3] <= -0.5256512016057968) {
-            return 2;
-        } else {
+        if (!(x[3] <= -0.5256512016057968)) {
             if (x[3] <= 0.7248545587062836) {
                 return 0;
             } else {
                 return 1;
             }
+        } else {
+            return 2;
         }
     }
 
     private static int tree1(double[] x) {
-        if (x[3] <= -0.5256512016057968) {
-            if (x[2] <= -1.5391575694084167) {
-                return 6;
-            } else {
-                return 5;
-            }
-        } else {
+        if (!(x[3] <= -0.5256512016057968)) {
             if (x[3] <= 0.5932223796844482) {
                 return 3;
             } else {
                 return 4;
+            }
+        } else {
+            if (!(x[2] <= -1.5391575694084167)) {
+                return 5;
+            } else {
+                return 6;
             }
         }
     }
@@ -74,7 +70,7 @@ public final class Model {
 
     /** Adds the value of tree t's leaf (at offset leaf in LEAF_VALUE) to raw (at offset ro). */
     private static void addLeaf(int t, int leaf, double[] x, double[] raw, int ro) {
-        raw[ro + TREE_TARGET[t]] += LEAF_VALUE[leaf];
+        raw[ro] += LEAF_VALUE[leaf];
     }
 
     /** Adds tree t's leaf for x to raw (at offset ro). */

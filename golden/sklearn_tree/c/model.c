@@ -26,30 +26,51 @@ static void add_leaf(int t, int32_t leaf, const double *x, double *raw) {
     }
 }
 
-static int32_t tree_0(const double *x) {
-    if (x[3] <= 0.800000011920929) {
-        return 6;
-    } else {
-        if (!(x[3] > 1.75)) {
+/* A call per tree measured faster than letting gcc inline the trees into their block (single
+   rows ~15%), so that is ruled out where the compiler allows; HOT marks a split's busier side. */
+#if defined(__GNUC__)
+#define TREE_FN static __attribute__((noinline)) int32_t
+#define HOT(c) __builtin_expect(!!(c), 1)
+#else
+#define TREE_FN static int32_t
+#define HOT(c) (c)
+#endif
+
+TREE_FN tree_0(const double *x) {
+    if (HOT(!(x[3] <= 0.800000011920929))) {
+        if (HOT(!(x[3] > 1.75))) {
             return 0;
         } else {
             return 3;
         }
+    } else {
+        return 6;
     }
 }
 
-static int32_t (*const trees[1])(const double *) = {
-    tree_0,
-};
-
-/* The offset in leaf_value of the leaf tree t sends x to. */
-static int32_t find_leaf(int t, const double *x) {
-    return trees[t](x);
+/* The leaves of trees 0-0 for x, as offsets in leaf_value. */
+static void trees_0(const double *x, int32_t *leaf) {
+    leaf[0] = tree_0(x);
+    for (int k = 1; k < 32; k++) { /* unused: set so no compiler doubts it */
+        leaf[k] = 0;
+    }
 }
 
-/* Adds tree t's leaf for x to raw. */
-static void add_tree(int t, const double *x, double *raw) {
-    add_leaf(t, find_leaf(t, x), x, raw);
+enum { TREE_BLOCK = 32, N_BLOCKS = 1 };
+
+static void (*const tree_blocks[N_BLOCKS])(const double *, int32_t *) = {
+    trees_0,
+};
+
+/* Adds block b's trees for x to raw, in tree order. */
+static void add_block(int b, const double *x, double *raw) {
+    int32_t leaf[TREE_BLOCK];
+    const int first = b * TREE_BLOCK;
+    const int n = 1 - first < TREE_BLOCK ? 1 - first : TREE_BLOCK;
+    tree_blocks[b](x, leaf);
+    for (int k = 0; k < n; k++) {
+        add_leaf(first + k, leaf[k], x, raw);
+    }
 }
 
 /* Copies a row as the model reads it (as float32);
@@ -77,8 +98,8 @@ void score(const double *input, double *output) {
     for (int k = 0; k < N_RAW; k++) {
         raw[k] = base_score[k];
     }
-    for (int t = 0; t < 1; t++) {
-        add_tree(t, x, raw);
+    for (int b = 0; b < N_BLOCKS; b++) {
+        add_block(b, x, raw);
     }
     post(raw, output);
 }
@@ -110,9 +131,9 @@ void score_batch(const double *rows, size_t n_rows, double *out) {
                 raw[r][k] = base_score[k];
             }
         }
-        for (int t = 0; t < 1; t++) {
+        for (int b = 0; b < N_BLOCKS; b++) {
             for (int r = 0; r < m; r++) {
-                add_tree(t, x[r], raw[r]);
+                add_block(b, x[r], raw[r]);
             }
         }
         for (int r = 0; r < m; r++) {

@@ -27,14 +27,14 @@ var treeTarget = [...]int32{
 var baseScore = [nRaw]float64{0.0, 0.0, 0.0}
 
 func tree0(x *[NFeatures]float64) int32 {
-	if x[3] <= 0.800000011920929 {
-		return 6
-	} else {
+	if !(x[3] <= 0.800000011920929) {
 		if !(x[3] > 1.75) {
 			return 0
 		} else {
 			return 3
 		}
+	} else {
+		return 6
 	}
 }
 

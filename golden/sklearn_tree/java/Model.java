@@ -24,14 +24,14 @@ public final class Model {
     }
 
     private static int tree0(double[] x) {
-        if (x[3] <= 0.800000011920929) {
-            return 6;
-        } else {
+        if (!(x[3] <= 0.800000011920929)) {
             if (!(x[3] > 1.75)) {
                 return 0;
             } else {
                 return 3;
             }
+        } else {
+            return 6;
         }
     }
 

@@ -25,29 +25,39 @@ static void add_leaf(int t, int32_t leaf, const double *x, float *raw) {
     raw[tree_target[t]] += leaf_value[leaf];
 }
 
-static int32_t tree_0(const double *x) {
-    if (x[2] < 3.0) {
-        return 1;
-    } else {
+/* A call per tree measured faster than letting gcc inline the trees into their block (single
+   rows ~15%), so that is ruled out where the compiler allows; HOT marks a split's busier side. */
+#if defined(__GNUC__)
+#define TREE_FN static __attribute__((noinline)) int32_t
+#define HOT(c) __builtin_expect(!!(c), 1)
+#else
+#define TREE_FN static int32_t
+#define HOT(c) (c)
+#endif
+
+TREE_FN tree_0(const double *x) {
+    if (HOT(!(x[2] < 3.0))) {
         return 0;
+    } else {
+        return 1;
     }
 }
 
-static int32_t tree_1(const double *x) {
-    if (x[2] < 3.0) {
-        return 4;
-    } else {
-        if (x[3] < 1.7999999523162842) {
+TREE_FN tree_1(const double *x) {
+    if (HOT(!(x[2] < 3.0))) {
+        if (HOT(x[3] < 1.7999999523162842)) {
             return 2;
         } else {
             return 3;
         }
+    } else {
+        return 4;
     }
 }
 
-static int32_t tree_2(const double *x) {
-    if (x[3] < 1.7000000476837158) {
-        if (x[2] < 5.0) {
+TREE_FN tree_2(const double *x) {
+    if (HOT(x[3] < 1.7000000476837158)) {
+        if (HOT(x[2] < 5.0)) {
             return 5;
         } else {
             return 6;
@@ -57,59 +67,70 @@ static int32_t tree_2(const double *x) {
     }
 }
 
-static int32_t tree_3(const double *x) {
-    if (x[2] < 3.0) {
-        return 9;
-    } else {
+TREE_FN tree_3(const double *x) {
+    if (HOT(!(x[2] < 3.0))) {
         return 8;
+    } else {
+        return 9;
     }
 }
 
-static int32_t tree_4(const double *x) {
-    if (x[2] < 3.0) {
-        return 12;
-    } else {
-        if (x[2] < 4.900000095367432) {
+TREE_FN tree_4(const double *x) {
+    if (HOT(!(x[2] < 3.0))) {
+        if (HOT(x[2] < 4.900000095367432)) {
             return 10;
         } else {
             return 11;
         }
+    } else {
+        return 12;
     }
 }
 
-static int32_t tree_5(const double *x) {
-    if (x[2] < 4.800000190734863) {
-        if (x[3] < 1.600000023841858) {
+TREE_FN tree_5(const double *x) {
+    if (HOT(x[2] < 4.800000190734863)) {
+        if (HOT(x[3] < 1.600000023841858)) {
             return 13;
         } else {
             return 14;
         }
     } else {
-        if (x[3] < 1.7999999523162842) {
-            return 16;
-        } else {
+        if (HOT(!(x[3] < 1.7999999523162842))) {
             return 15;
+        } else {
+            return 16;
         }
     }
 }
 
-static int32_t (*const trees[6])(const double *) = {
-    tree_0,
-    tree_1,
-    tree_2,
-    tree_3,
-    tree_4,
-    tree_5,
-};
-
-/* The offset in leaf_value of the leaf tree t sends x to. */
-static int32_t find_leaf(int t, const double *x) {
-    return trees[t](x);
+/* The leaves of trees 0-5 for x, as offsets in leaf_value. */
+static void trees_0(const double *x, int32_t *leaf) {
+    leaf[0] = tree_0(x);
+    leaf[1] = tree_1(x);
+    leaf[2] = tree_2(x);
+    leaf[3] = tree_3(x);
+    leaf[4] = tree_4(x);
+    leaf[5] = tree_5(x);
+    for (int k = 6; k < 32; k++) { /* unused: set so no compiler doubts it */
+        leaf[k] = 0;
+    }
 }
 
-/* Adds tree t's leaf for x to raw. */
-static void add_tree(int t, const double *x, float *raw) {
-    add_leaf(t, find_leaf(t, x), x, raw);
+enum { TREE_BLOCK = 32, N_BLOCKS = 1 };
+
+static void (*const tree_blocks[N_BLOCKS])(const double *, int32_t *) = {
+    trees_0,
+};
+
+/* Adds block b's trees for x to raw, in tree order. */
+static void add_block(int b, const double *x, float *raw) {
+    int32_t leaf[TREE_BLOCK];
+    const int first = b * TREE_BLOCK;
+    const int n = 6 - first < TREE_BLOCK ? 6 - first : TREE_BLOCK;
+    tree_blocks[b](x, leaf);
+    for (int k = 0; k < n; k++) {
+        add_leaf(first + k, leaf[k], x, raw);
+    }
 }
 
 /* exp in double, rounded once: the same value in every language we emit. */
@@ -156,8 +177,8 @@ void score(const double *input, double *output) {
     for (int k = 0; k < N_RAW; k++) {
         raw[k] = base_score[k];
     }
-    for (int t = 0; t < 6; t++) {
-        add_tree(t, x, raw);
+    for (int b = 0; b < N_BLOCKS; b++) {
+        add_block(b, x, raw);
     }
     post(raw, output);
 }
@@ -189,9 +210,9 @@ void score_batch(const double *rows, size_t n_rows, double *out) {
                 raw[r][k] = base_score[k];
             }
         }
-        for (int t = 0; t < 6; t++) {
+        for (int b = 0; b < N_BLOCKS; b++) {
             for (int r = 0; r < m; r++) {
-                add_tree(t, x[r], raw[r]);
+                add_block(b, x[r], raw[r]);
             }
         }
         for (int r = 0; r < m; r++) {

@@ -29,22 +29,22 @@ var treeTarget = [...]int32{
 var baseScore = [nRaw]float32{0.0, 0.0, 0.0}
 
 func tree0(x *[NFeatures]float64) int32 {
-	if x[2] < 3.0 {
-		return 1
-	} else {
+	if !(x[2] < 3.0) {
 		return 0
+	} else {
+		return 1
 	}
 }
 
 func tree1(x *[NFeatures]float64) int32 {
-	if x[2] < 3.0 {
-		return 4
-	} else {
+	if !(x[2] < 3.0) {
 		if x[3] < 1.7999999523162842 {
 			return 2
 		} else {
 			return 3
 		}
+	} else {
+		return 4
 	}
 }
 
@@ -61,22 +61,22 @@ func tree2(x *[NFeatures]float64) int32 {
 }
 
 func tree3(x *[NFeatures]float64) int32 {
-	if x[2] < 3.0 {
-		return 9
-	} else {
+	if !(x[2] < 3.0) {
 		return 8
+	} else {
+		return 9
 	}
 }
 
 func tree4(x *[NFeatures]float64) int32 {
-	if x[2] < 3.0 {
-		return 12
-	} else {
+	if !(x[2] < 3.0) {
 		if x[2] < 4.900000095367432 {
 			return 10
 		} else {
 			return 11
 		}
+	} else {
+		return 12
 	}
 }
 
@@ -88,10 +88,10 @@ func tree5(x *[NFeatures]float64) int32 {
 			return 14
 		}
 	} else {
-		if x[3] < 1.7999999523162842 {
-			return 16
-		} else {
+		if !(x[3] < 1.7999999523162842) {
 			return 15
+		} else {
+			return 16
 		}
 	}
 }

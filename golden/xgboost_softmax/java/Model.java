@@ -25,22 +25,22 @@ public final class Model {
     }
 
     private static int tree0(double[] x) {
-        if (x[2] < 3.0) {
-            return 1;
-        } else {
+        if (!(x[2] < 3.0)) {
             return 0;
+        } else {
+            return 1;
         }
     }
 
     private static int tree1(double[] x) {
-        if (x[2] < 3.0) {
-            return 4;
-        } else {
+        if (!(x[2] < 3.0)) {
             if (x[3] < 1.7999999523162842) {
                 return 2;
             } else {
                 return 3;
             }
+        } else {
+            return 4;
         }
     }
 
@@ -57,22 +57,22 @@ public final class Model {
     }
 
     private static int tree3(double[] x) {
-        if (x[2] < 3.0) {
-            return 9;
-        } else {
+        if (!(x[2] < 3.0)) {
             return 8;
+        } else {
+            return 9;
         }
     }
 
     private static int tree4(double[] x) {
-        if (x[2] < 3.0) {
-            return 12;
-        } else {
+        if (!(x[2] < 3.0)) {
             if (x[2] < 4.900000095367432) {
                 return 10;
             } else {
                 return 11;
             }
+        } else {
+            return 12;
         }
     }
 
@@ -84,10 +84,10 @@ public final class Model {
                 return 14;
             }
         } else {
-            if (x[3] < 1.7999999523162842) {
-                return 16;
-            } else {
+            if (!(x[3] < 1.7999999523162842)) {
                 return 15;
+            } else {
+                return 16;
             }
         }
     }
