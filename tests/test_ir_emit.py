@@ -180,24 +180,27 @@ def test_evaluator_rules():
     assert ev(m, [np.nan, 5.0, np.nan]) == 3.0 + 2.0  # NaN: default left, then default right
 
 
-def test_c_code_in_blocks_and_parts_gives_the_same_numbers(monkeypatch):
-    """C's code layout with its trees two to a block and each block in a file of its own
-    (categorical models keep theirs in model.c): several blocks, a partial last one, rows read
-    in place and the one-output sum all give the evaluator's numbers, row by row and in batches."""
-    from transpiler.emit import c
-    require_toolchain("c")
-    monkeypatch.setattr(c, "TREE_BLOCK", 2)
+@pytest.mark.parametrize("lang", LANGS)
+def test_code_in_blocks_gives_the_same_numbers(lang, monkeypatch):
+    """The code layout with its trees two to a block, and in C each block in a file of its own
+    (categorical models keep theirs in model.c): several blocks, a partial last one, C's rows
+    read in place and one-output sums all give the evaluator's numbers, row by row and in
+    batches."""
+    from transpiler.emit import c, tables
+    require_toolchain(lang)
+    monkeypatch.setattr(tables, "TREE_BLOCK", 2)
     monkeypatch.setattr(c, "CODE_PART", 1)
     names = [n for n, m in MODELS.items() if isinstance(m.raw, ir.Ensemble)]
     cases, parts = [], {}
     for name in names:
         m = MODELS[name]
-        files = transpiler.emit.emit(m, "c", layout="code", **names_for("c", name))
+        files = transpiler.emit.emit(m, lang, layout="code", **names_for(lang, name))
         parts[name] = sum(f.startswith("model_trees_") for f in files)
         cases.append(Case(name, files, m.n_features, m.n_outputs, ROWS))
-    assert parts["lanes_f64"] == 3 and parts["categorical_trunc"] == 0 and parts["le_f64"] == 1
+    if lang == "c":
+        assert parts["lanes_f64"] == 3 and parts["categorical_trunc"] == 0 and parts["le_f64"] == 1
     for entry in ("single", "batch"):
-        out = run_cases("c", cases, entry=entry)
+        out = run_cases(lang, cases, entry=entry)
         for name in names:
             m = MODELS[name]
-            assert_close(out[name], ir.evaluate(m, ROWS), tolerance(m), f"{name} c {entry}")
+            assert_close(out[name], ir.evaluate(m, ROWS), tolerance(m), f"{name} {lang} {entry}")

@@ -200,3 +200,37 @@ def test_loaders_keep_training_counts_and_tables_put_the_busier_child_next(name)
     t = tbl.flatten(ens)
     swapped = int(((t.word >= 0) & (t.word & t.flag("swapped") != 0)).sum())
     assert swapped == busier_right > 0 and t.has_swaps
+
+
+def _chains(n_trees, depth=12, seed=0):
+    """Tables of n_trees chains deeper than heaps go, each split with a threshold of its own."""
+    from test_ir_emit import chain_tree
+    from transpiler import ir
+    rng = np.random.default_rng(seed)
+    trees = []
+    for _ in range(n_trees):
+        t = chain_tree(depth)
+        thr = np.where(t.left >= 0, rng.normal(size=t.n_nodes), 0.0)
+        trees.append(ir.make_tree(t.feature, thr, t.left, t.right, t.default_left, t.leaf_value))
+    return tbl.flatten(ir.Ensemble(trees=tuple(trees), n_outputs=1, base_score=(0.0,)))
+
+
+def test_auto_layout_takes_code_for_deep_trees_up_to_what_compilers_build():
+    from transpiler.emit.java import Java
+    small, deep = _chains(2), _chains(200)              # 50 and 5,000 nodes
+    assert tbl.choose_layout(small, "auto") == "code" and tbl.choose_layout(deep, "auto") == "code"
+    assert tbl.choose_layout(deep, "auto", code_ok=False) == "table"
+    assert tbl.choose_layout(deep, "table") == "table"
+    assert tbl.choose_layout(_chains(3000), "auto") == "table"     # 75,000 nodes
+    heap = tbl.flatten(transpiler.to_ir(RandomForestRegressor(n_estimators=60, max_depth=6, random_state=0)
+                                        .fit(*_regression())).raw)
+    assert tbl.heap_eligible(heap) and heap.n_nodes > tbl.CODE_MAX_NODES
+    assert tbl.choose_layout(heap, "auto") == "table"             # complete trees walk fastest as heaps
+    # javac: 1,700 chains hold 20,400 distinct thresholds, two constants each: too many.
+    assert Java().code_fits(deep) and not Java().code_fits(_chains(1700))
+
+
+def _regression():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(500, 4))
+    return X, X[:, 0] + X[:, 1] ** 2

@@ -50,11 +50,14 @@ class Target:
     line_width = 8                       # array literal values per line
     body_depth = 1                       # indentation depth of a function body
     packed_nodes = False                 # the blob's node records as tables.packed_records
-    code_max_nodes = tbl.CODE_MAX_NODES  # `auto` layout: the largest model in code (choose_layout)
 
     # --- syntax hooks used by tables.tree_branches -------------------------------------
     def if_open(self, cond: str) -> str:
         return f"if ({cond}) {{"
+
+    def code_fits(self, tables) -> bool:
+        """Whether this language's compiler takes a large model as code (tables.choose_layout)."""
+        return True
 
     def likely(self, cond: str) -> str:
         """cond, marked for the compiler as usually true (C); as it is elsewhere."""
@@ -246,7 +249,7 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         ctx.update(arrays=stage_arrays, narrow=False)
         return ctx
     t = tbl.flatten(raw)
-    chosen = tbl.choose_layout(t, layout, target.code_max_nodes)
+    chosen = tbl.choose_layout(t, layout, target.code_fits(t))
     ctx.update(
         narrow=raw.feature_type == "float32", layout=chosen, op=raw.op, width=t.width,
         n_trees=len(raw.trees), has_zero_missing=t.has_zero_missing,
@@ -282,6 +285,9 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         ctx["tree_bodies"] = ["\n".join(tbl.tree_branches(t, int(r), target, raw.op,
                                                              target.body_depth))
                               for r in t.roots]
+        ctx.update(block_size=tbl.TREE_BLOCK, tree_blocks=tbl.tree_blocks(len(t.roots)))
+        if len(ctx["tree_blocks"]) > 1:     # the more rows run through a block in turn, the better
+            ctx.update(big_block=True, batch_rows=tbl.walk_block_rows(max(model.n_features, model.n_x)))
     else:
         ctx["data"] = tbl.blob(t, fmt, raw.op, packed=target.packed_nodes)
         ctx["table_sizes"] = tbl.section_sizes(t)

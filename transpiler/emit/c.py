@@ -13,7 +13,6 @@ import base64
 
 import numpy as np
 
-from . import tables as tbl
 from .base import Target, template_env
 
 C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern
@@ -29,12 +28,8 @@ BYTES_PER_LINE = 48
 TEXT_LINE = 4096
 TEXT_PART = 24 * 2 ** 20
 
-# The code layout calls its trees TREE_BLOCK at a time, a row through one block of trees after
-# another, and a batch's rows through each block in turn (so the block's code and branch history
-# stay hot; measured on LightGBM 500 x 63: batches ~1.9x and single rows ~1.9x a call per tree
-# through a table of functions, row by row). Trees of more than CODE_PART bytes of source go to
-# files of about that size, so a build compiles them side by side.
-TREE_BLOCK = 32
+# Trees of more than CODE_PART bytes of source go to files of about that size, so a build
+# compiles them side by side.
 CODE_PART = 2 ** 20
 
 # How each byte is written in a C string literal: printable characters as they are, the rest
@@ -49,21 +44,19 @@ def c_string(data: bytes) -> str:
     return "\n    ".join(lines) if lines else '""'
 
 
-def tree_blocks(ctx) -> list[dict]:
-    """The code layout's trees in blocks of TREE_BLOCK: each a dict of its name, its trees and
-    its part (0: model.c, k: model_trees_k.c). Categorical splits read model.c's sets, so those
-    models keep every tree in model.c."""
+def code_parts(ctx) -> list[dict]:
+    """The code layout's blocks with their part (0: model.c, k: model_trees_k.c) and name.
+    Categorical splits read model.c's sets, so those models keep every tree in model.c."""
     bodies = ctx["tree_bodies"]
     split = sum(map(len, bodies)) > CODE_PART and not ctx["has_categories"]
-    blocks, part, size = [], 1 if split else 0, 0
-    for first in range(0, len(bodies), TREE_BLOCK):
-        trees = range(first, min(first + TREE_BLOCK, len(bodies)))
+    out, part, size = [], 1 if split else 0, 0
+    for block in ctx["tree_blocks"]:
         if split and size >= CODE_PART:
             part, size = part + 1, 0
-        size += sum(len(bodies[t]) for t in trees)
-        name = f"{ctx['function']}_trees_{len(blocks)}" if part else f"trees_{len(blocks)}"
-        blocks.append({"name": name, "trees": trees, "part": part})
-    return blocks
+        size += sum(len(bodies[t]) for t in block["trees"])
+        name = f"{ctx['function']}_trees_{block['index']}" if part else f"trees_{block['index']}"
+        out.append({**block, "part": part, "name": name})
+    return out
 
 
 def table_text(blob: bytes) -> list[str]:
@@ -79,9 +72,6 @@ class C(Target):
     types = C_TYPES
     positive_infinity = "HUGE_VAL"
     packed_nodes = True     # the forest's text shrinks by a quarter, and gcc reads every byte
-    # Trees too deep for heaps run fastest as code up to here (LightGBM 500 x 63, 62,500 nodes:
-    # batches ~2.4x the node tables, and gcc builds its 6.7 MB in ~3 s on two cores).
-    code_max_nodes = 2 ** 16
 
     def likely(self, cond):
         return f"HOT({cond})"
@@ -105,13 +95,15 @@ class C(Target):
 
     def extra_context(self, ctx):
         if ctx.get("tree_bodies"):
-            blocks = tree_blocks(ctx)
-            more = {"block_size": TREE_BLOCK, "tree_blocks": blocks, "in_place": False}
-            if len(blocks) > 1:     # the more rows run through a block in turn, the better
-                # Rows the model reads as they come are read in place: only raw takes room.
+            blocks = code_parts(ctx)
+            more = {"tree_blocks": blocks, "in_place": False}
+            if len(blocks) > 1:
+                # Rows the model reads as they come are read in place: only raw takes room, so
+                # a batch runs more rows through each block.
                 in_place = not (ctx["narrow"] or ctx["missing_value"] or ctx["pre"])
-                rows = 2 ** 16 // ctx["n_raw"] if in_place else tbl.walk_block_rows(ctx["n_x"])
-                more.update(big_block=True, in_place=in_place, batch_rows=max(rows, 64))
+                more["in_place"] = in_place
+                if in_place:
+                    more["batch_rows"] = max(2 ** 16 // ctx["n_raw"], 64)
             return more
         if ctx["data"] is None:
             return {"in_place": False}

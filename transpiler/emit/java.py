@@ -24,6 +24,8 @@ DECODERS = {"float64": ("doubles", "<f8"), "float32": ("floats", "<f4"), "int32"
             "uint32": ("ints", "<u4")}
 LITERAL_MAX = 256        # values per array written as literals
 CHUNK = 60000            # characters per string constant (the class-file limit is 65535 bytes)
+JAVA_MAX_TREE_NODES = 2048   # code layout: the largest tree, as one method
+JAVA_MAX_CONSTANTS = 40000   # code layout: constants its trees add to the class
 
 
 class Java(Target):
@@ -34,6 +36,16 @@ class Java(Target):
     types = JAVA_TYPES
     body_depth = 2
     positive_infinity = "Double.POSITIVE_INFINITY"
+
+    def code_fits(self, tables):
+        """javac's limits: a method's 64 KB of bytecode (a tree's, ~15 bytes a node) and the
+        class's 65,535 constants (two for each distinct threshold, one for each large leaf
+        offset), which m2cgen's Java runs into ("too many constants")."""
+        splits = tables.word >= 0
+        sizes = np.diff(np.append(tables.roots, tables.n_nodes))
+        offsets = ~tables.word[~splits]
+        constants = 2 * len(np.unique(tables.thr[splits])) + len(np.unique(offsets[offsets >= 2 ** 15]))
+        return int(sizes.max(initial=0)) <= JAVA_MAX_TREE_NODES and constants <= JAVA_MAX_CONSTANTS
 
     def call_in_category(self, v, offset):
         return f"inCategory({v}, {offset})"

@@ -67,28 +67,29 @@ public final class Model {
         }
     }
 
-    /** The offset in LEAF_VALUE of the leaf tree t sends x to. */
-    private static int findLeaf(int t, double[] x) {
-        switch (t) {
+    /** Adds trees 0-2 for x to raw (at offset ro), in tree order. */
+    private static void block0(double[] x, double[] raw, int ro) {
+        addLeaf(0, tree0(x), x, raw, ro);
+        addLeaf(1, tree1(x), x, raw, ro);
+        addLeaf(2, tree2(x), x, raw, ro);
+    }
+
+    private static final int N_BLOCKS = 1;
+
+    /** Adds block b's trees for x to raw (at offset ro). */
+    private static void addBlock(int b, double[] x, double[] raw, int ro) {
+        switch (b) {
             case 0:
-                return tree0(x);
-            case 1:
-                return tree1(x);
-            case 2:
-                return tree2(x);
+                block0(x, raw, ro);
+                return;
             default:
-                throw new IllegalArgumentException("no tree " + t);
+                throw new IllegalArgumentException("no block " + b);
         }
     }
 
     /** Adds the value of tree t's leaf (at offset leaf in LEAF_VALUE) to raw (at offset ro). */
     private static void addLeaf(int t, int leaf, double[] x, double[] raw, int ro) {
         raw[ro] += LEAF_VALUE[leaf];
-    }
-
-    /** Adds tree t's leaf for x to raw (at offset ro). */
-    private static void addTree(int t, double[] x, double[] raw, int ro) {
-        addLeaf(t, findLeaf(t, x), x, raw, ro);
     }
 
     /** Copies a row (at offset io) as the model reads it. */
@@ -128,15 +129,15 @@ public final class Model {
 
     private static void scoreRaw(double[] x, boolean finite, double[] raw) {
         System.arraycopy(BASE_SCORE, 0, raw, 0, N_RAW);
-        for (int t = 0; t < 3; t++) {
-            addTree(t, x, raw, 0);
+        for (int b = 0; b < N_BLOCKS; b++) {
+            addBlock(b, x, raw, 0);
         }
     }
 
     /**
      * Scores nRows rows stored one after another in rows and writes N_OUTPUTS values per row
      * into out. Results equal {@code score}'s; walking a block of rows through each
-     * tree in turn keeps the tree in cache.
+     * block of trees in turn keeps the block in cache.
      */
     public static void scoreBatch(double[] rows, int nRows, double[] out) {
         if (rows.length < (long) nRows * N_FEATURES || out.length < (long) nRows * N_OUTPUTS) {
@@ -154,9 +155,9 @@ public final class Model {
             for (int r = 0; r < m; r++) {
                 System.arraycopy(BASE_SCORE, 0, raw, r * N_RAW, N_RAW);
             }
-            for (int t = 0; t < 3; t++) {
+            for (int b = 0; b < N_BLOCKS; b++) {
                 for (int r = 0; r < m; r++) {
-                    addTree(t, xs[r], raw, r * N_RAW);
+                    addBlock(b, xs[r], raw, r * N_RAW);
                 }
             }
             for (int r = 0; r < m; r++) {

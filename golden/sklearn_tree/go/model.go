@@ -38,13 +38,14 @@ func tree0(x *[NFeatures]float64) int32 {
 	}
 }
 
-var trees = [...]func(*[NFeatures]float64) int32{
-	tree0,
+// block0 adds trees 0-0 for x to raw, in tree order: direct calls,
+// where a call per tree through a table of functions ran ~1.6x slower.
+func block0(x *[NFeatures]float64, raw *[nRaw]float64) {
+	addLeaf(0, tree0(x), x, raw)
 }
 
-// findLeaf returns the offset in leafValue of the leaf tree t sends x to.
-func findLeaf(t int, x *[NFeatures]float64) int32 {
-	return trees[t](x)
+var treeBlocks = [...]func(*[NFeatures]float64, *[nRaw]float64){
+	block0,
 }
 
 // addLeaf adds the value of tree t's leaf (at offset leaf in leafValue) to raw.
@@ -52,11 +53,6 @@ func addLeaf(t int, leaf int32, x *[NFeatures]float64, raw *[nRaw]float64) {
 	for k := int32(0); k < 3; k++ {
 		raw[treeTarget[t]+k] += leafValue[leaf+k]
 	}
-}
-
-// addTree adds tree t's leaf for x to raw.
-func addTree(t int, x *[NFeatures]float64, raw *[nRaw]float64) {
-	addLeaf(t, findLeaf(t, x), x, raw)
 }
 
 // narrow copies a row into x as the model reads it (as float32),
@@ -100,13 +96,13 @@ func ScoreChecked(input []float64) ([]float64, error) {
 
 func score(x *[NFeatures]float64, finite bool, raw *[nRaw]float64, output []float64) {
 	*raw = baseScore
-	for t := 0; t < 1; t++ {
-		addTree(t, x, raw)
+	for _, addBlock := range treeBlocks {
+		addBlock(x, raw)
 	}
 	post(raw, output)
 }
 
-// batchRows is how many rows ScoreBatch walks through each tree at a time.
+// batchRows is how many rows ScoreBatch walks through each tree block at a time.
 const batchRows = 64
 
 // ScoreBatch scores len(rows)/NFeatures rows stored one after another and writes
@@ -134,9 +130,9 @@ func ScoreBatch(rows []float64, out []float64) {
 		for r := 0; r < m; r++ {
 			raws[r] = baseScore
 		}
-		for t := 0; t < 1; t++ {
+		for _, addBlock := range treeBlocks {
 			for r := 0; r < m; r++ {
-				addTree(t, &xs[r], &raws[r])
+				addBlock(&xs[r], &raws[r])
 			}
 		}
 		for r := 0; r < m; r++ {

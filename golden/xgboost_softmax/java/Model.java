@@ -92,34 +92,32 @@ public final class Model {
         }
     }
 
-    /** The offset in LEAF_VALUE of the leaf tree t sends x to. */
-    private static int findLeaf(int t, double[] x) {
-        switch (t) {
+    /** Adds trees 0-5 for x to raw (at offset ro), in tree order. */
+    private static void block0(double[] x, float[] raw, int ro) {
+        addLeaf(0, tree0(x), x, raw, ro);
+        addLeaf(1, tree1(x), x, raw, ro);
+        addLeaf(2, tree2(x), x, raw, ro);
+        addLeaf(3, tree3(x), x, raw, ro);
+        addLeaf(4, tree4(x), x, raw, ro);
+        addLeaf(5, tree5(x), x, raw, ro);
+    }
+
+    private static final int N_BLOCKS = 1;
+
+    /** Adds block b's trees for x to raw (at offset ro). */
+    private static void addBlock(int b, double[] x, float[] raw, int ro) {
+        switch (b) {
             case 0:
-                return tree0(x);
-            case 1:
-                return tree1(x);
-            case 2:
-                return tree2(x);
-            case 3:
-                return tree3(x);
-            case 4:
-                return tree4(x);
-            case 5:
-                return tree5(x);
+                block0(x, raw, ro);
+                return;
             default:
-                throw new IllegalArgumentException("no tree " + t);
+                throw new IllegalArgumentException("no block " + b);
         }
     }
 
     /** Adds the value of tree t's leaf (at offset leaf in LEAF_VALUE) to raw (at offset ro). */
     private static void addLeaf(int t, int leaf, double[] x, float[] raw, int ro) {
         raw[ro + TREE_TARGET[t]] += LEAF_VALUE[leaf];
-    }
-
-    /** Adds tree t's leaf for x to raw (at offset ro). */
-    private static void addTree(int t, double[] x, float[] raw, int ro) {
-        addLeaf(t, findLeaf(t, x), x, raw, ro);
     }
 
     /** Copies a row (at offset io) as the model reads it (as float32). */
@@ -171,15 +169,15 @@ public final class Model {
 
     private static void scoreRaw(double[] x, boolean finite, float[] raw) {
         System.arraycopy(BASE_SCORE, 0, raw, 0, N_RAW);
-        for (int t = 0; t < 6; t++) {
-            addTree(t, x, raw, 0);
+        for (int b = 0; b < N_BLOCKS; b++) {
+            addBlock(b, x, raw, 0);
         }
     }
 
     /**
      * Scores nRows rows stored one after another in rows and writes N_OUTPUTS values per row
      * into out. Results equal {@code score}'s; walking a block of rows through each
-     * tree in turn keeps the tree in cache.
+     * block of trees in turn keeps the block in cache.
      */
     public static void scoreBatch(double[] rows, int nRows, double[] out) {
         if (rows.length < (long) nRows * N_FEATURES || out.length < (long) nRows * N_OUTPUTS) {
@@ -197,9 +195,9 @@ public final class Model {
             for (int r = 0; r < m; r++) {
                 System.arraycopy(BASE_SCORE, 0, raw, r * N_RAW, N_RAW);
             }
-            for (int t = 0; t < 6; t++) {
+            for (int b = 0; b < N_BLOCKS; b++) {
                 for (int r = 0; r < m; r++) {
-                    addTree(t, xs[r], raw, r * N_RAW);
+                    addBlock(b, xs[r], raw, r * N_RAW);
                 }
             }
             for (int r = 0; r < m; r++) {
