@@ -441,13 +441,17 @@ def paired_latency(work, ours_go, rows_path):
     return tuple(float(v) for v in r.stdout.split()) if r.returncode == 0 else None
 
 
+# The module proxy here serves this version of leaves (its last commit), not @latest.
+LEAVES_VERSION = "v0.0.0-20230708180554-25d19a787328"
+
+
 def leaves_setup():
     """Commands that make github.com/dmitryikh/leaves importable in a fresh module, and the error
     to report if one fails."""
     local = os.environ.get("BENCH_LEAVES_DIR")
     if not local:
-        return ([["go", "get", "github.com/dmitryikh/leaves@latest"]],
-                "could not fetch github.com/dmitryikh/leaves")
+        return ([["go", "get", f"github.com/dmitryikh/leaves@{LEAVES_VERSION}"]],
+                f"could not fetch github.com/dmitryikh/leaves@{LEAVES_VERSION}")
     # A local copy of the module, for machines where the module proxy refuses it; tidy pins the
     # replaced module and records go.sum for the module's own requirements.
     return ([["go", "mod", "edit", f"-replace=github.com/dmitryikh/leaves={os.path.abspath(local)}"],
