@@ -16,6 +16,7 @@ with much of it is slow throughout. Nothing here is asserted: the numbers are fo
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import shutil
@@ -303,9 +304,8 @@ print(secs, len(X) / best)
 def lleaves_row(name, model, rows_path, work):
     if not name.startswith("lgbm"):
         return None
-    try:
-        import lleaves  # noqa: F401
-    except ImportError:
+    # Only where it is installed; it is imported in the subprocess, whose llvmlite may differ.
+    if importlib.util.find_spec("lleaves") is None:
         return None
     os.makedirs(work, exist_ok=True)
     path = os.path.join(work, "model.txt")

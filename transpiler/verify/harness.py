@@ -24,7 +24,7 @@ TOOLCHAINS = {
     "c": (("gcc",), "install a C compiler (`apt-get install gcc`)"),
     "java": (("javac", "java"), "install a JDK 11+ (`apt-get install default-jdk`)"),
 }
-STRICT_C = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O1"]
+STRICT_C = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O2"]
 STRICT_JAVA = ["-Xlint:all", "-Werror"]
 TIMEOUT = 900
 

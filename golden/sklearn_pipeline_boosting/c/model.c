@@ -31,7 +31,7 @@ static const double base_score[N_RAW] = {1.0};
 #define HOT(c) (c)
 #endif
 
-TREE_FN tree_0(const double *x) {
+TREE_FN tree_0(const float *x) {
     if (HOT(!(x[3] <= -0.5256512016057968))) {
         if (HOT(x[3] <= 0.7248545587062836)) {
             return 0;
@@ -43,7 +43,7 @@ TREE_FN tree_0(const double *x) {
     }
 }
 
-TREE_FN tree_1(const double *x) {
+TREE_FN tree_1(const float *x) {
     if (HOT(!(x[3] <= -0.5256512016057968))) {
         if (HOT(x[3] <= 0.5932223796844482)) {
             return 3;
@@ -60,7 +60,7 @@ TREE_FN tree_1(const double *x) {
 }
 
 /* The leaves of trees 0-1 for x, as offsets in leaf_value. */
-static void trees_0(const double *x, int32_t *leaf) {
+static void trees_0(const float *x, int32_t *leaf) {
     leaf[0] = tree_0(x);
     leaf[1] = tree_1(x);
     for (int k = 2; k < 32; k++) { /* unused: set so no compiler doubts it */
@@ -70,12 +70,12 @@ static void trees_0(const double *x, int32_t *leaf) {
 
 enum { TREE_BLOCK = 32, N_BLOCKS = 1 };
 
-static void (*const tree_blocks[N_BLOCKS])(const double *, int32_t *) = {
+static void (*const tree_blocks[N_BLOCKS])(const float *, int32_t *) = {
     trees_0,
 };
 
 /* Adds block b's trees for x to raw, in tree order. */
-static void add_block(int b, const double *x, double *raw) {
+static void add_block(int b, const float *x, double *raw) {
     int32_t leaf[TREE_BLOCK];
     const int first = b * TREE_BLOCK;
     const int n = 2 - first < TREE_BLOCK ? 2 - first : TREE_BLOCK;
@@ -108,13 +108,13 @@ static void preprocess(const double *input, double *out) {
 
 /* Copies a row as the model reads it (as float32);
    returns whether it holds no NaN. */
-static int narrow(const double *input, double *x) {
+static int narrow(const double *input, float *x) {
     int finite = 1;
     double p[N_FEATURES];
     preprocess(input, p);
     input = p;
     for (int j = 0; j < N_FEATURES; j++) {
-        x[j] = (double)(float)input[j];
+        x[j] = (float)input[j];
         finite &= x[j] == x[j];
     }
     return finite;
@@ -128,7 +128,7 @@ static void post(const double *raw, double *output) {
 }
 
 void score(const double *input, double *output) {
-    double x[N_FEATURES];
+    float x[N_FEATURES];
     double raw[N_RAW];
     narrow(input, x);
     for (int k = 0; k < N_RAW; k++) {
@@ -157,7 +157,7 @@ int score_checked(const double *input, size_t n_input, double *output, size_t n_
 
 void score_batch(const double *rows, size_t n_rows, double *out) {
     const int block = BATCH_ROWS;
-    double x[BATCH_ROWS][N_FEATURES];
+    float x[BATCH_ROWS][N_FEATURES];
     double raw[BATCH_ROWS][N_RAW];
     for (size_t start = 0; start < n_rows; start += (size_t)block) {
         int m = n_rows - start < (size_t)block ? (int)(n_rows - start) : block;

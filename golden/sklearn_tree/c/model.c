@@ -19,7 +19,7 @@ static const int32_t tree_target[1] = {
 static const double base_score[N_RAW] = {0.0, 0.0, 0.0};
 
 /* Adds the value of tree t's leaf (at offset leaf in leaf_value) to raw. */
-static void add_leaf(int t, int32_t leaf, const double *x, double *raw) {
+static void add_leaf(int t, int32_t leaf, const float *x, double *raw) {
     (void)x;
     for (int k = 0; k < 3; k++) {
         raw[tree_target[t] + k] += leaf_value[leaf + k];
@@ -36,7 +36,7 @@ static void add_leaf(int t, int32_t leaf, const double *x, double *raw) {
 #define HOT(c) (c)
 #endif
 
-TREE_FN tree_0(const double *x) {
+TREE_FN tree_0(const float *x) {
     if (HOT(!(x[3] <= 0.800000011920929))) {
         if (HOT(!(x[3] > 1.75))) {
             return 0;
@@ -49,7 +49,7 @@ TREE_FN tree_0(const double *x) {
 }
 
 /* The leaves of trees 0-0 for x, as offsets in leaf_value. */
-static void trees_0(const double *x, int32_t *leaf) {
+static void trees_0(const float *x, int32_t *leaf) {
     leaf[0] = tree_0(x);
     for (int k = 1; k < 32; k++) { /* unused: set so no compiler doubts it */
         leaf[k] = 0;
@@ -58,12 +58,12 @@ static void trees_0(const double *x, int32_t *leaf) {
 
 enum { TREE_BLOCK = 32, N_BLOCKS = 1 };
 
-static void (*const tree_blocks[N_BLOCKS])(const double *, int32_t *) = {
+static void (*const tree_blocks[N_BLOCKS])(const float *, int32_t *) = {
     trees_0,
 };
 
 /* Adds block b's trees for x to raw, in tree order. */
-static void add_block(int b, const double *x, double *raw) {
+static void add_block(int b, const float *x, double *raw) {
     int32_t leaf[TREE_BLOCK];
     const int first = b * TREE_BLOCK;
     const int n = 1 - first < TREE_BLOCK ? 1 - first : TREE_BLOCK;
@@ -75,10 +75,10 @@ static void add_block(int b, const double *x, double *raw) {
 
 /* Copies a row as the model reads it (as float32);
    returns whether it holds no NaN. */
-static int narrow(const double *input, double *x) {
+static int narrow(const double *input, float *x) {
     int finite = 1;
     for (int j = 0; j < N_FEATURES; j++) {
-        x[j] = (double)(float)input[j];
+        x[j] = (float)input[j];
         finite &= x[j] == x[j];
     }
     return finite;
@@ -92,7 +92,7 @@ static void post(const double *raw, double *output) {
 }
 
 void score(const double *input, double *output) {
-    double x[N_FEATURES];
+    float x[N_FEATURES];
     double raw[N_RAW];
     narrow(input, x);
     for (int k = 0; k < N_RAW; k++) {
@@ -121,7 +121,7 @@ int score_checked(const double *input, size_t n_input, double *output, size_t n_
 
 void score_batch(const double *rows, size_t n_rows, double *out) {
     const int block = BATCH_ROWS;
-    double x[BATCH_ROWS][N_FEATURES];
+    float x[BATCH_ROWS][N_FEATURES];
     double raw[BATCH_ROWS][N_RAW];
     for (size_t start = 0; start < n_rows; start += (size_t)block) {
         int m = n_rows - start < (size_t)block ? (int)(n_rows - start) : block;

@@ -20,7 +20,7 @@ static const int32_t tree_target[6] = {
 static const float base_score[N_RAW] = {0.0f, 0.0f, 0.0f};
 
 /* Adds the value of tree t's leaf (at offset leaf in leaf_value) to raw. */
-static void add_leaf(int t, int32_t leaf, const double *x, float *raw) {
+static void add_leaf(int t, int32_t leaf, const float *x, float *raw) {
     (void)x;
     raw[tree_target[t]] += leaf_value[leaf];
 }
@@ -35,7 +35,7 @@ static void add_leaf(int t, int32_t leaf, const double *x, float *raw) {
 #define HOT(c) (c)
 #endif
 
-TREE_FN tree_0(const double *x) {
+TREE_FN tree_0(const float *x) {
     if (HOT(!(x[2] < 3.0))) {
         return 0;
     } else {
@@ -43,7 +43,7 @@ TREE_FN tree_0(const double *x) {
     }
 }
 
-TREE_FN tree_1(const double *x) {
+TREE_FN tree_1(const float *x) {
     if (HOT(!(x[2] < 3.0))) {
         if (HOT(x[3] < 1.7999999523162842)) {
             return 2;
@@ -55,7 +55,7 @@ TREE_FN tree_1(const double *x) {
     }
 }
 
-TREE_FN tree_2(const double *x) {
+TREE_FN tree_2(const float *x) {
     if (HOT(x[3] < 1.7000000476837158)) {
         if (HOT(x[2] < 5.0)) {
             return 5;
@@ -67,7 +67,7 @@ TREE_FN tree_2(const double *x) {
     }
 }
 
-TREE_FN tree_3(const double *x) {
+TREE_FN tree_3(const float *x) {
     if (HOT(!(x[2] < 3.0))) {
         return 8;
     } else {
@@ -75,7 +75,7 @@ TREE_FN tree_3(const double *x) {
     }
 }
 
-TREE_FN tree_4(const double *x) {
+TREE_FN tree_4(const float *x) {
     if (HOT(!(x[2] < 3.0))) {
         if (HOT(x[2] < 4.900000095367432)) {
             return 10;
@@ -87,7 +87,7 @@ TREE_FN tree_4(const double *x) {
     }
 }
 
-TREE_FN tree_5(const double *x) {
+TREE_FN tree_5(const float *x) {
     if (HOT(x[2] < 4.800000190734863)) {
         if (HOT(x[3] < 1.600000023841858)) {
             return 13;
@@ -104,7 +104,7 @@ TREE_FN tree_5(const double *x) {
 }
 
 /* The leaves of trees 0-5 for x, as offsets in leaf_value. */
-static void trees_0(const double *x, int32_t *leaf) {
+static void trees_0(const float *x, int32_t *leaf) {
     leaf[0] = tree_0(x);
     leaf[1] = tree_1(x);
     leaf[2] = tree_2(x);
@@ -118,12 +118,12 @@ static void trees_0(const double *x, int32_t *leaf) {
 
 enum { TREE_BLOCK = 32, N_BLOCKS = 1 };
 
-static void (*const tree_blocks[N_BLOCKS])(const double *, int32_t *) = {
+static void (*const tree_blocks[N_BLOCKS])(const float *, int32_t *) = {
     trees_0,
 };
 
 /* Adds block b's trees for x to raw, in tree order. */
-static void add_block(int b, const double *x, float *raw) {
+static void add_block(int b, const float *x, float *raw) {
     int32_t leaf[TREE_BLOCK];
     const int first = b * TREE_BLOCK;
     const int n = 6 - first < TREE_BLOCK ? 6 - first : TREE_BLOCK;
@@ -140,10 +140,10 @@ static inline float exp32(float v) {
 
 /* Copies a row as the model reads it (as float32);
    returns whether it holds no NaN. */
-static int narrow(const double *input, double *x) {
+static int narrow(const double *input, float *x) {
     int finite = 1;
     for (int j = 0; j < N_FEATURES; j++) {
-        x[j] = (double)(float)input[j];
+        x[j] = (float)input[j];
         finite &= x[j] == x[j];
     }
     return finite;
@@ -171,7 +171,7 @@ static void post(const float *raw, double *output) {
 }
 
 void score(const double *input, double *output) {
-    double x[N_FEATURES];
+    float x[N_FEATURES];
     float raw[N_RAW];
     narrow(input, x);
     for (int k = 0; k < N_RAW; k++) {
@@ -200,7 +200,7 @@ int score_checked(const double *input, size_t n_input, double *output, size_t n_
 
 void score_batch(const double *rows, size_t n_rows, double *out) {
     const int block = BATCH_ROWS;
-    double x[BATCH_ROWS][N_FEATURES];
+    float x[BATCH_ROWS][N_FEATURES];
     float raw[BATCH_ROWS][N_RAW];
     for (size_t start = 0; start < n_rows; start += (size_t)block) {
         int m = n_rows - start < (size_t)block ? (int)(n_rows - start) : block;
