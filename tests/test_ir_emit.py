@@ -204,3 +204,26 @@ def test_code_in_blocks_gives_the_same_numbers(lang, monkeypatch):
         for name in names:
             m = MODELS[name]
             assert_close(out[name], ir.evaluate(m, ROWS), tolerance(m), f"{name} {lang} {entry}")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_heap_groups_and_remainders_give_the_same_numbers(lang):
+    """29 trees laid out as heaps: C walks them twelve at a time and the other five one by one,
+    rows through groups in batches; on rows with NaN (a batch's default-direction walk) and
+    without, row by row and in batches, in float64 and float32."""
+    require_toolchain(lang)
+    trees64 = [deeper_tree() if i % 3 == 0 else stump_tree(i % 3, 0.25 * i - 2.0, float(i), -0.5 * i,
+                                                           default_left=i % 2 == 1) for i in range(29)]
+    trees32 = [stump_tree(i % 3, 0.1 * i - 1.0, 0.5 * i, -float(i), dtype="float32") for i in range(29)]
+    finite = ROWS[~np.isnan(ROWS).any(axis=1)]
+    cases, expected = [], {}
+    for kind, m in [("f64", model(ensemble(trees64, 1))), ("f32", model(ensemble(trees32, 1, **F32)))]:
+        for rows_kind, rows_ in [("nan", ROWS), ("finite", finite)]:
+            key = f"heap29_{kind}_{rows_kind}"
+            files = transpiler.emit.emit(m, lang, layout="table", **names_for(lang, key))
+            cases.append(Case(key, files, m.n_features, m.n_outputs, rows_))
+            expected[key] = ir.evaluate(m, rows_)
+    for entry in ("single", "batch"):
+        out = run_cases(lang, cases, entry=entry)
+        for key, ref in expected.items():
+            assert_close(out[key], ref, 0.0, f"{key} {lang} {entry}")

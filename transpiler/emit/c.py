@@ -13,6 +13,7 @@ import base64
 
 import numpy as np
 
+from . import tables as tbl
 from .base import Target, template_env
 
 C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern
@@ -108,6 +109,8 @@ class C(Target):
                 if more["in_place"]:
                     more["batch_rows"] = max(2 ** 16 // ctx["n_raw"], 64)
             return more
+        if ctx["heap"]:     # groups of trees pass over blocks of about 1 MB of rows (add_rows)
+            more.update(big_block=True, batch_rows=tbl.walk_block_rows(ctx["n_x"]))
         if ctx["data"] is not None:
             parts = table_text(ctx["data"])     # encoded once: data_files writes these parts
             more.update(table_text=parts, table_lengths=[len(p) for p in parts],

@@ -297,6 +297,13 @@ static void add_tree_block(int t, int m, float (*x)[N_FEATURES], int finite, dou
     }
 }
 
+/* Adds every tree for a block of m rows, a tree at a time. */
+static void add_rows(int m, float (*x)[N_FEATURES], int finite, double (*raw)[N_RAW]) {
+    for (int t = 0; t < 5; t++) {
+        add_tree_block(t, m, x, finite, raw);
+    }
+}
+
 /* Copies a row as the model reads it (as float32);
    returns whether it holds no NaN. */
 static int narrow(const double *input, float *x) {
@@ -373,9 +380,7 @@ void score_batch(const double *rows, size_t n_rows, double *out) {
                 raw[r][k] = base_score[k];
             }
         }
-        for (int t = 0; t < 5; t++) {
-            add_tree_block(t, m, x, finite, raw);
-        }
+        add_rows(m, x, finite, raw);
         for (int r = 0; r < m; r++) {
             for (int k = 0; k < N_RAW; k++) {
                 raw[r][k] /= tree_count[k];
