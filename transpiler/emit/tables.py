@@ -325,9 +325,8 @@ def walk_block_rows(n_x: int) -> int:
 
 
 def tree_blocks(n_trees: int) -> list[dict]:
-    """The code layout's blocks of trees: index, trees (a range) and part (0; C moves large
-    code to other files)."""
-    return [{"index": k, "trees": range(first, min(first + TREE_BLOCK, n_trees)), "part": 0}
+    """The code layout's blocks of trees, each its index and its trees (a range)."""
+    return [{"index": k, "trees": range(first, min(first + TREE_BLOCK, n_trees))}
             for k, first in enumerate(range(0, n_trees, TREE_BLOCK))]
 
 
