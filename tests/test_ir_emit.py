@@ -183,9 +183,9 @@ def test_evaluator_rules():
 @pytest.mark.parametrize("lang", LANGS)
 def test_code_in_blocks_gives_the_same_numbers(lang, monkeypatch):
     """The code layout with its trees two to a block, and in C each block in a file of its own
-    (categorical models keep theirs in model.c): several blocks, a partial last one, C's rows
-    read in place and one-output sums all give the evaluator's numbers, row by row and in
-    batches."""
+    (categorical models keep theirs in model.c): several blocks, a partial last one, C's batches
+    in order of the busiest feature and one-output sums all give the evaluator's numbers, row by
+    row and in batches."""
     from transpiler.emit import c, tables
     require_toolchain(lang)
     monkeypatch.setattr(tables, "TREE_BLOCK", 2)
@@ -196,7 +196,10 @@ def test_code_in_blocks_gives_the_same_numbers(lang, monkeypatch):
         m = MODELS[name]
         files = transpiler.emit.emit(m, lang, layout="code", **names_for(lang, name))
         parts[name] = sum(f.startswith("model_trees_") for f in files)
+        sorted_rows = "qsort(order" in files.get("model.c", "")
         cases.append(Case(name, files, m.n_features, m.n_outputs, ROWS))
+        if lang == "c":     # several blocks: batches take rows in order of a feature (NaN last)
+            assert sorted_rows == (len(m.raw.trees) > 2), name
     if lang == "c":
         assert parts["lanes_f64"] == 3 and parts["categorical_trunc"] == 0 and parts["le_f64"] == 1
     for entry in ("single", "batch"):

@@ -285,7 +285,8 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         ctx["tree_bodies"] = ["\n".join(tbl.tree_branches(t, int(r), target, raw.op,
                                                              target.body_depth))
                               for r in t.roots]
-        ctx.update(block_size=tbl.TREE_BLOCK, tree_blocks=tbl.tree_blocks(len(t.roots)))
+        ctx.update(block_size=tbl.TREE_BLOCK, tree_blocks=tbl.tree_blocks(len(t.roots)),
+                   busiest_feature=tbl.busiest_feature(raw))
         if len(ctx["tree_blocks"]) > 1:     # the more rows run through a block in turn, the better
             ctx.update(big_block=True, batch_rows=tbl.walk_block_rows(max(model.n_features, model.n_x)))
     else:

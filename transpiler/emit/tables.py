@@ -330,6 +330,17 @@ def tree_blocks(n_trees: int) -> list[dict]:
             for k, first in enumerate(range(0, n_trees, TREE_BLOCK))]
 
 
+def busiest_feature(ens: ir.Ensemble) -> int:
+    """The feature a row is tested on most, by training counts (the share of a tree's samples
+    that reach each split; the number of splits where counts are unknown)."""
+    use = np.zeros(max((int(t.feature.max(initial=0)) for t in ens.trees), default=0) + 1)
+    for t in ens.trees:
+        split = t.left >= 0
+        reach = np.ones(t.n_nodes) if t.count is None or not t.count[0] > 0 else t.count / t.count[0]
+        np.add.at(use, t.feature[split], reach[split])
+    return int(np.argmax(use))
+
+
 def choose_layout(tables: Tables, layout: str, code_ok: bool = True) -> str:
     """`auto`: code for small models, and for larger trees too deep for heaps (complete trees
     walk fastest as heaps) where the target's compiler takes them (code_ok); else tables."""
