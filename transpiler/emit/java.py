@@ -42,10 +42,9 @@ class Java(Target):
         class's 65,535 constants (two for each distinct threshold, one for each large leaf
         offset), which m2cgen's Java runs into ("too many constants")."""
         splits = tables.word >= 0
-        sizes = np.diff(np.append(tables.roots, tables.n_nodes))
         offsets = ~tables.word[~splits]
         constants = 2 * len(np.unique(tables.thr[splits])) + len(np.unique(offsets[offsets >= 2 ** 15]))
-        return int(sizes.max(initial=0)) <= JAVA_MAX_TREE_NODES and constants <= JAVA_MAX_CONSTANTS
+        return tables.largest_tree <= JAVA_MAX_TREE_NODES and constants <= JAVA_MAX_CONSTANTS
 
     def call_in_category(self, v, offset):
         return f"inCategory({v}, {offset})"

@@ -89,6 +89,11 @@ class Tables:
         return len(self.word)
 
     @property
+    def largest_tree(self) -> int:
+        """The node count of the largest tree (each tree's nodes follow its root)."""
+        return int(np.diff(np.append(self.roots, self.n_nodes)).max(initial=0))
+
+    @property
     def feature_mask(self) -> int:
         return (1 << self.feature_bits) - 1
 
@@ -350,8 +355,7 @@ def choose_layout(tables: Tables, layout: str, code_ok: bool = True) -> str:
         return "table"
     if tables.n_nodes <= CODE_MAX_NODES:
         return "code"
-    largest = int(np.diff(np.append(tables.roots, tables.n_nodes)).max(initial=0))
-    if (code_ok and tables.n_nodes <= CODE_DEEP_MAX_NODES and largest <= CODE_MAX_TREE_NODES
+    if (code_ok and tables.n_nodes <= CODE_DEEP_MAX_NODES and tables.largest_tree <= CODE_MAX_TREE_NODES
             and not heap_eligible(tables)):
         return "code"
     return "table"
