@@ -201,8 +201,7 @@ class Target:
 
 @functools.lru_cache(maxsize=1)
 def template_env() -> jinja2.Environment:
-    # templates/ lives beside the package in the repository and is installed as
-    # transpiler.templates (see pyproject.toml).
+    # transpiler/templates/ is package data, so a checkout, an sdist and a wheel read the same files.
     root = importlib.resources.files("transpiler.templates")
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(root)),
