@@ -23,13 +23,14 @@ def to_ir(model_or_path, **load_options):
 def transpile(model_or_path, lang: str = "go", *, package: str | None = None,
               function: str | None = None, class_name: str | None = None,
               layout: str = "auto", plugin: bool = False, loader: bool = False,
-              **load_options) -> dict:
+              selftest: bool = True, **load_options) -> dict:
     """Translate a fitted model (or the path of a saved one) into source files for `lang`.
 
     Returns {relative path: file content}. Options name what is generated: `package` (Go and
     Java package), `function` (the scoring function), `class_name` (the Java class).
     Go only: `plugin=True` gives a `package main` directory to build with -buildmode=plugin,
     `loader=True` a Go package that loads model files at run time and this model's file.
+    `selftest=False` leaves out the self-test shipped beside the model (README: Self-test).
     """
     from . import emit
 
@@ -39,7 +40,7 @@ def transpile(model_or_path, lang: str = "go", *, package: str | None = None,
         raise OptionError(f"unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")
     model = to_ir(model_or_path, **load_options)
     return emit.emit(model, lang, package=package, function=function, class_name=class_name,
-                     layout=layout, plugin=plugin, loader=loader)
+                     layout=layout, plugin=plugin, loader=loader, selftest=selftest)
 
 
 __all__ = ["LANGUAGES", "__version__", "to_ir", "transpile"]

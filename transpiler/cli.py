@@ -77,6 +77,7 @@ def transpile(
     layout: Annotated[str, typer.Option(help="Trees as branches in code, as node tables, or chosen by size: auto, code, table.")] = "auto",
     plugin: Annotated[bool, typer.Option("--plugin", help="Go: a package main directory to build with go build -buildmode=plugin.")] = False,
     loader: Annotated[bool, typer.Option("--loader", help="Go: a package that loads model files at run time, and this model's file.")] = False,
+    no_selftest: Annotated[bool, typer.Option("--no-selftest", help="Leave out the self-test written beside the model (Go model_test.go, C score_selftest, Java ModelSelfTest).")] = False,
     verify: Annotated[bool, typer.Option("--verify", help="Build the code with the local toolchain, run it on rows and compare with the model; exit 1 on a mismatch.")] = False,
     data: Annotated[Optional[str], typer.Option("--data", help="Rows to verify on (CSV with or without header, .npy, Parquet), besides rows derived from the model. Implies --verify.", show_default=False)] = None,
     tolerance: Annotated[Optional[str], typer.Option("--tolerance", help="Allowed difference: a relative error (1e-9), ulps (2ulp) or 0. [default: what the model family allows]", show_default=False)] = None,
@@ -101,7 +102,7 @@ def transpile(
         lang = choice(lang, LANGUAGES, "--lang")
         layout = choice(layout, LAYOUTS, "--layout")
         names = dict(package=package, function=function, class_name=class_name, layout=layout,
-                     plugin=plugin, loader=loader)
+                     plugin=plugin, loader=loader, selftest=not no_selftest)
         load = {"trust_pickle": True} if trust_pickle else {}
         if trust_pickle:
             typer.echo("warning: --trust-pickle: loading the file with the full pickle module, "

@@ -12,9 +12,11 @@ LAYOUTS = ("auto", "code", "table")
 
 
 def emit(model: ir.Model, lang: str, *, package=None, function=None, class_name=None,
-         layout: str = "auto", plugin: bool = False, loader: bool = False) -> dict:
+         layout: str = "auto", plugin: bool = False, loader: bool = False,
+         selftest: bool = True) -> dict:
     """`plugin` (a Go plugin directory) and `loader` (the run-time Go loader and a model file)
-    are other forms of the Go output: see go_plugin.py."""
+    are other forms of the Go output: see go_plugin.py. `selftest` adds the self-test each
+    language runs with its own toolchain (base.selftest_data)."""
     target = TARGETS.get(lang)
     if target is None:
         raise OptionError(f"unknown language {lang!r}; choose one of {', '.join(TARGETS)}")
@@ -26,4 +28,4 @@ def emit(model: ir.Model, lang: str, *, package=None, function=None, class_name=
         return emit_form(model, plugin=plugin, loader=loader, lang=lang, package=package,
                          function=function, class_name=class_name, layout=layout)
     names = target.names(package, function, class_name)
-    return target.render(model, names, layout)
+    return target.render(model, names, layout, selftest=selftest)

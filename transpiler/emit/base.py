@@ -38,6 +38,7 @@ class Target:
 
     name = ""
     files: dict = {}                     # output path -> template path, both may use {names}
+    selftest_files: dict = {}            # the same, written unless --no-selftest
     keywords: frozenset = frozenset()
     default_package = ""
     default_function = "score"
@@ -167,12 +168,14 @@ class Target:
                               "use letters, digits and underscores, not a keyword")
 
     # --- rendering ----------------------------------------------------------------------
-    def render(self, model: ir.Model, names: Names, layout: str) -> dict:
+    def render(self, model: ir.Model, names: Names, layout: str, selftest: bool = True) -> dict:
         ctx = context(model, self, names, layout)
+        ctx["selftest"] = selftest_data(model) if selftest else None
         ctx.update(self.extra_context(ctx))
         env = template_env()
         out = {}
-        for path, template in self.files.items():
+        files = {**self.files, **self.selftest_files} if selftest else self.files
+        for path, template in files.items():
             text = env.get_template(template).render(**ctx)
             out[path.format(**vars(names))] = self.finish(text)
         out.update(self.extra_files(ctx))
@@ -197,6 +200,20 @@ class Target:
     def finish(self, text: str) -> str:
         """A last pass over a rendered file (Go uses it for imports)."""
         return text
+
+
+SELFTEST_ROWS = 32
+
+
+def selftest_data(model: ir.Model) -> dict:
+    """The rows a generated self-test scores and the outputs the model gives for them, as the
+    raw IEEE-754 bits (uint64), so NaN rows and exact values survive any literal syntax and
+    any compiler flag."""
+    from .modelfile import self_check_rows
+
+    rows, want = self_check_rows(model, SELFTEST_ROWS)
+    as_bits = lambda a: np.ascontiguousarray(a, dtype="<f8").view("<u8").reshape(-1).tolist()
+    return {"n_rows": len(rows), "rows": as_bits(rows), "want": as_bits(want)}
 
 
 @functools.lru_cache(maxsize=1)

@@ -76,7 +76,8 @@ def _model_stem(model: ir.Model) -> str:
 def plugin_files(model: ir.Model, layout: str = "auto") -> dict:
     """A buildable `package main` directory: go build -buildmode=plugin -o NAME.so ."""
     go = Go()
-    files = go.render(model, Names(package="main", function="Score", class_name="Model"), layout)
+    files = go.render(model, Names(package="main", function="Score", class_name="Model"), layout,
+                      selftest=False)     # the plugin carries its Fixture instead
     rows, want = modelfile.self_check_rows(model)
     files["fixture.bin"] = np.concatenate([rows.reshape(-1), want.reshape(-1)]).astype("<f8").tobytes()
     meta = modelfile.metadata(model)

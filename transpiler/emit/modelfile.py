@@ -69,7 +69,7 @@ def self_check_rows(model: ir.Model, n: int = SELF_CHECK_ROWS) -> tuple[np.ndarr
     from ..ir.evaluate import evaluate
     from ..verify.rows import fixture_rows
 
-    derived = fixture_rows(model)
+    derived = fixture_rows(model, limit=4 * n)
     rng = np.random.default_rng(0)
     random = rng.normal(size=(max(4, n - len(derived)), model.n_features))
     pick = np.unique(np.linspace(0, len(derived) - 1, num=min(len(derived), n - 4)).round().astype(int))

@@ -26,7 +26,7 @@ def _neighbours(t: float, feature_type: str) -> list[float]:
 def threshold_rows(model: ir.Model, base: np.ndarray, limit: int = 4000) -> np.ndarray:
     """Copies of `base` with one feature set exactly on a split threshold (and beside it)."""
     if model.pre:   # derived where the trees read, mapped back through the pipeline's steps
-        return through_pre(threshold_rows, model, base)
+        return through_pre(lambda m, b: threshold_rows(m, b, limit), model, base)
     if not isinstance(model.raw, ir.Ensemble):
         return np.empty((0, model.n_features))
     pairs = set()
@@ -57,10 +57,11 @@ def nan_rows(model: ir.Model, base: np.ndarray) -> np.ndarray:
     return np.array(rows)
 
 
-def leaf_rows(model: ir.Model, base: np.ndarray) -> np.ndarray:
-    """For every leaf of every tree, a row that follows the path to it (when one exists)."""
+def leaf_rows(model: ir.Model, base: np.ndarray, limit: int | None = None) -> np.ndarray:
+    """For every leaf of every tree (of the first trees, up to `limit` rows), a row that
+    follows the path to it (when one exists)."""
     if model.pre:
-        return through_pre(leaf_rows, model, base)
+        return through_pre(lambda m, b: leaf_rows(m, b, limit), model, base)
     if not isinstance(model.raw, ir.Ensemble):
         return np.empty((0, model.n_features))
     ens = model.raw
@@ -70,6 +71,8 @@ def leaf_rows(model: ir.Model, base: np.ndarray) -> np.ndarray:
             row = _row_for_path(tree, path, base, ens)
             if row is not None:
                 rows.append(row)
+            if limit is not None and len(rows) >= limit:
+                return np.array(rows)
     return np.array(rows).reshape(-1, model.n_features)
 
 
@@ -147,8 +150,9 @@ def _category(rules):
     return -1.0  # no category fits every rule: a negative value is no member of any set
 
 
-def fixture_rows(model: ir.Model, X=None, seed: int = 0) -> np.ndarray:
-    """User rows (if any) plus every kind of derived row, for the model's features."""
+def fixture_rows(model: ir.Model, X=None, seed: int = 0, limit: int | None = None) -> np.ndarray:
+    """User rows (if any) plus every kind of derived row, for the model's features; `limit`
+    caps the threshold and leaf rows each (a self-test's few dozen rows of a large model)."""
     rng = np.random.default_rng(seed)
     parts = []
     if X is not None and len(X):
@@ -158,7 +162,8 @@ def fixture_rows(model: ir.Model, X=None, seed: int = 0) -> np.ndarray:
         base = np.where(np.isfinite(base), base, 0.0)
     else:
         base = np.zeros(model.n_features)
-    parts += [threshold_rows(model, base), nan_rows(model, base), leaf_rows(model, base)]
+    parts += [threshold_rows(model, base, 4000 if limit is None else limit), nan_rows(model, base),
+              leaf_rows(model, base, limit)]
     if X is not None and len(X) > 1:
         picks = X[rng.integers(0, len(X), size=min(len(X), 50))].copy()
         picks[rng.random(picks.shape) < 0.2] = np.nan
