@@ -2,45 +2,43 @@
 
     >>> import transpiler
     >>> files = transpiler.transpile("model.pkl", lang="go")   # {relative path: source text}
+    >>> transpiler.write(files, "model/")                       # all files or none, with a manifest
+    >>> transpiler.verify("model.pkl", "go").ok                 # built and compared with the model
+    >>> transpiler.check("model.pkl", "go", "model/").ok        # no drift since it was written
 
-The pipeline: load -> ir -> optimize -> emit. This module is the only place that wires the
-stages together.
+The pipeline: load -> ir -> optimize -> emit (-> verify). This module is the only place that
+wires the stages together.
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Union
+
+from . import verify as _verify_stage  # noqa: F401  (see verify() below)
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from .ir import Model
+    from .verify.check import CheckResult
+    from .verify.report import Report
 
 LANGUAGES = ("go", "c", "java")
+LAYOUTS = ("auto", "code", "table")
+
+#: What `transpile` returns: {relative path: text} (plus bytes for the table layout's data files).
+Files = dict[str, Union[str, bytes]]
+#: A fitted model object, or the path of a saved one (pickle, joblib, skops, XGBoost, LightGBM).
+ModelInput = Union[Any, str, "os.PathLike[str]"]
 
 
-def to_ir(model_or_path, **load_options):
+def to_ir(model_or_path: ModelInput, **load_options: Any) -> Model:
     """Load a model (object or file path) and run the optimization passes."""
-    from . import load, optimize
+    from . import ir, load, optimize
 
+    if isinstance(model_or_path, ir.Model):     # already loaded: transpile(to_ir(m)) works
+        return model_or_path
     return optimize.run(load.load(model_or_path, **load_options))
 
 
-def transpile(model_or_path, lang: str = "go", *, package: str | None = None,
-              function: str | None = None, class_name: str | None = None,
-              layout: str = "auto", plugin: bool = False, loader: bool = False,
-              selftest: bool = True, **load_options) -> dict:
-    """Translate a fitted model (or the path of a saved one) into source files for `lang`.
-
-    Returns {relative path: file content}. Options name what is generated: `package` (Go and
-    Java package), `function` (the scoring function), `class_name` (the Java class).
-    Go only: `plugin=True` gives a `package main` directory to build with -buildmode=plugin,
-    `loader=True` a Go package that loads model files at run time and this model's file.
-    `selftest=False` leaves out the self-test shipped beside the model (README: Self-test).
-    """
-    from . import emit
-
-    if lang not in LANGUAGES:  # checked first: no point loading a model for nothing
-        from .errors import OptionError
-
-        raise OptionError(f"unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")
-    model = to_ir(model_or_path, **load_options)
-    return emit.emit(model, lang, package=package, function=function, class_name=class_name,
-                     layout=layout, plugin=plugin, loader=loader, selftest=selftest)
-
-
-__all__ = ["LANGUAGES", "__version__", "to_ir", "transpile"]
+def _check_lang(lang: str) -> None:

@@ -59,6 +59,19 @@ def print_output(files: dict) -> None:
         sys.stdout.write(content)
 
 
+def tell(irm, lang: str, layout: str, files: dict, output: Optional[str]) -> None:
+    """-v: the layout chosen and why, then each file's size, on standard error."""
+    from .emit import explain
+
+    typer.echo(explain(irm, lang, layout), err=True)
+    sizes = {rel: len(c.encode() if isinstance(c, str) else c) for rel, c in files.items()}
+    for rel, n in sizes.items():
+        typer.echo(f"  {rel}: {n:,} bytes", err=True)
+    where = f"written to {output}" if output else "printed"
+    typer.echo(f"{len(sizes)} file{'s' if len(sizes) != 1 else ''}, {sum(sizes.values()):,} bytes "
+               f"{where}", err=True)
+
+
 def list_models() -> None:
     from .load import supported_models
 
@@ -88,6 +101,7 @@ def transpile(
     models: Annotated[bool, typer.Option("--list-models", help="List the supported models and exit.")] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say on standard error which layout was chosen and why, and the sizes written.")] = False,
 ) -> None:
     """Translate MODEL into source code for --lang."""
     if version:
@@ -112,13 +126,16 @@ def transpile(
                              report=report, check=check, verify=verify or bool(data or tolerance or report),
                              force=force, load=load)
             return
-        from . import transpile as run
+        from . import to_ir, transpile as run
 
-        files = run(model, lang, **names, **load)
+        irm = to_ir(model, **load)
+        files = run(irm, lang, **names)
         if output is None:
             print_output(files)
         else:
             write_output(files, output, force=force)
+        if verbose:
+            tell(irm, lang, layout, files, output)
     except TranspilerError as exc:
         if debug:
             raise

@@ -54,4 +54,4 @@ def require(module: str, extra: str):
     except ImportError as exc:
         raise MissingDependencyError(
             f"reading this model needs {module}, which is not installed; "
-            f"run `pip install 'transpiler[{extra}]'`") from exc
+            f"run `pip install 'transpiler-ml[{extra}]'`") from exc

@@ -29,3 +29,17 @@ def emit(model: ir.Model, lang: str, *, package=None, function=None, class_name=
                          function=function, class_name=class_name, layout=layout)
     names = target.names(package, function, class_name)
     return target.render(model, names, layout, selftest=selftest)
+
+
+def explain(model: ir.Model, lang: str, layout: str = "auto") -> str:
+    """The layout emit() uses for `model` in `lang` and why, in one line."""
+    from . import tables
+
+    target = TARGETS[lang]
+    if not isinstance(model.raw, ir.Ensemble):
+        return f"{lang}: no trees ({type(model.raw).__name__.lower()} model): straight-line code"
+    t = tables.flatten(model.raw)
+    chosen, why = tables.layout_decision(t, layout, target.code_fits(t))
+    if chosen == "table" and tables.heap_eligible(t):
+        chosen = "table (heaps)"
+    return f"{lang}: layout {chosen}: {why}"

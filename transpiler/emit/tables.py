@@ -349,16 +349,31 @@ def busiest_feature(ens: ir.Ensemble) -> int:
 def choose_layout(tables: Tables, layout: str, code_ok: bool = True) -> str:
     """`auto`: code for small models, and for larger trees too deep for heaps (complete trees
     walk fastest as heaps) where the target's compiler takes them (code_ok); else tables."""
+    return layout_decision(tables, layout, code_ok)[0]
+
+
+def layout_decision(tables: Tables, layout: str, code_ok: bool = True) -> tuple[str, str]:
+    """choose_layout's answer and why, in the words `transpile -v` prints."""
+    size = (f"{len(tables.roots):,} trees, {tables.n_nodes:,} nodes, depth {tables.max_depth}, "
+            f"largest tree {tables.largest_tree:,} nodes")
     if layout != "auto":
-        return layout
+        return layout, f"asked for ({size})"
     if tables.max_depth > CODE_MAX_DEPTH:
-        return "table"
+        return "table", f"depth {tables.max_depth} > {CODE_MAX_DEPTH} nests too deep for code ({size})"
     if tables.n_nodes <= CODE_MAX_NODES:
-        return "code"
-    if (code_ok and tables.n_nodes <= CODE_DEEP_MAX_NODES and tables.largest_tree <= CODE_MAX_TREE_NODES
-            and not heap_eligible(tables)):
-        return "code"
-    return "table"
+        return "code", f"{tables.n_nodes:,} nodes <= {CODE_MAX_NODES:,} ({size})"
+    if heap_eligible(tables):
+        return "table", (f"{tables.n_nodes:,} nodes > {CODE_MAX_NODES:,} and complete trees walk "
+                         f"fastest as heaps (depth <= {HEAP_MAX_DEPTH}) ({size})")
+    if tables.n_nodes > CODE_DEEP_MAX_NODES:
+        return "table", f"{tables.n_nodes:,} nodes > {CODE_DEEP_MAX_NODES:,} ({size})"
+    if tables.largest_tree > CODE_MAX_TREE_NODES:
+        return "table", (f"a tree of {tables.largest_tree:,} nodes > {CODE_MAX_TREE_NODES:,} per "
+                         f"function ({size})")
+    if not code_ok:
+        return "table", f"over this language's compiler limits for code ({size})"
+    return "code", (f"trees too deep for heaps, {tables.n_nodes:,} nodes <= {CODE_DEEP_MAX_NODES:,} "
+                    f"and no tree over {CODE_MAX_TREE_NODES:,} ({size})")
 
 
 def float32_thresholds(thr: np.ndarray, op: str) -> np.ndarray:

@@ -58,7 +58,7 @@ def unpickle(path: str, trust: bool = False):
         if top in _EXTRAS:
             raise MissingDependencyError(
                 f"{path} holds a {top} model but {top} is not installed; "
-                f"run `pip install 'transpiler[{_EXTRAS[top]}]'`") from exc
+                f"run `pip install 'transpiler-ml[{_EXTRAS[top]}]'`") from exc
         raise InputError(f"{path} needs the Python module {exc.name!r} to unpickle; "
                          "install it or pass a scikit-learn, XGBoost or LightGBM model") from exc
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
