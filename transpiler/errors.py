@@ -31,6 +31,11 @@ class BuildError(TranspilerError):
     """A toolchain failed to build or run generated code."""
 
 
+class LoadNote(UserWarning):
+    """Something about a model that loaded which the user should know (the CLI prints it as
+    one `note:` line), such as a scikit-learn version mismatch."""
+
+
 class MismatchError(TranspilerError):
     """Generated code gave numbers different from the Python model."""
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import pickle
 import lzma
+import stat
+import warnings
 import zlib
 
-from ..errors import InputError, MissingDependencyError
-from . import safe_pickle
+from ..errors import InputError, LoadNote, MissingDependencyError
+from . import records, safe_pickle
+from .budget import Budget
 
 HEAD_BYTES = 4096
 _EXTRAS = {"sklearn": "sklearn", "xgboost": "xgboost", "lightgbm": "lightgbm"}
@@ -25,13 +28,31 @@ def read_head(path: str) -> bytes:
     if os.path.isdir(path):
         raise InputError(f"{path} is a directory; pass the model file inside it")
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path, "model file") as fh:
             head = fh.read(HEAD_BYTES)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}; check its permissions") from exc
     if not head:
         raise InputError(f"{path} is empty; save the model again")
     return head
+
+
+def open_regular(path: str, what: str):
+    """Open a regular file for reading; a FIFO, device or socket is refused without blocking
+    (it could make a read wait for ever or never end)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                    else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file")
+            raise InputError(f"{path} is {kind}, not a regular file; give a {what} saved on disk")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _refused(path: str, exc: safe_pickle.UnsafePickleError) -> InputError:
@@ -50,9 +71,18 @@ def unpickle(path: str, trust: bool = False):
     try:
         if trust:
             return _load_trusted(path)
-        return safe_pickle.load(path)
+        notes = []
+        obj = safe_pickle.load(path, Budget(path), notes)
+        for name, version in notes[:1]:
+            warnings.warn(LoadNote(
+                f"{path} holds a {name} pickled by scikit-learn {version}, read with "
+                f"{safe_pickle._sklearn_version()}; check the model still predicts as expected"))
+        return obj
     except safe_pickle.UnsafePickleError as exc:
         raise _refused(path, exc) from None
+    except records.RecordError as exc:
+        raise InputError(f"refused to load {path}: it holds {exc}, not what the library "
+                         "writes; nothing in it was run") from None
     except ModuleNotFoundError as exc:
         top = (exc.name or "").split(".")[0]
         if top in _EXTRAS:

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from ..errors import InputError, UnsupportedModelError, unsupported
 from .. import ir
-from . import lgbm_text
+from . import lgbm_text, records
 from .lgbm_tree import categorical_features, convert_tree
 
 LIBRARY = "lightgbm"
@@ -141,6 +141,10 @@ def load_file(path, options: dict) -> ir.Model:
 
 
 def _model_string(booster, options: dict) -> str:
+    if isinstance(booster, records.LightGBMBoosterRecord):    # from an untrusted pickle
+        if booster.model_text is None:
+            raise InputError("the LightGBM Booster in the file holds no model; train it first")
+        return booster.model_text
     try:
         return booster.model_to_string(num_iteration=options.get("num_iteration"))
     except Exception as exc:  # a freed or half-built Booster: say so in one line
@@ -167,13 +171,24 @@ def _live_sigmoid(booster, model: ir.Model) -> ir.Model:
         return model
 
 
+def _record_options(booster, options: dict) -> dict:
+    """A record keeps the whole model string; model_to_string() would stop at best_iteration."""
+    if isinstance(booster, records.LightGBMBoosterRecord) and options.get("num_iteration") is None:
+        return {**options, "num_iteration": booster.best_iteration}
+    return options
+
+
 def load_booster(obj, options: dict) -> ir.Model:
+    options = _record_options(obj, options)
     parsed = lgbm_text.parse(_model_string(obj, options))
     model = build(parsed, options, source="lightgbm.Booster", version=_lightgbm_version())
     return _live_sigmoid(obj, model)
 
 
 def _fitted_booster(obj):
+    record = vars(obj).get("_Booster")
+    if isinstance(record, records.LightGBMBoosterRecord):
+        return record
     try:
         return obj.booster_
     except Exception as exc:  # LGBMNotFittedError
@@ -182,7 +197,9 @@ def _fitted_booster(obj):
 
 
 def _wrapper_model(obj, options: dict) -> ir.Model:
-    parsed = lgbm_text.parse(_model_string(_fitted_booster(obj), options))
+    booster = _fitted_booster(obj)
+    options = _record_options(booster, options)
+    parsed = lgbm_text.parse(_model_string(booster, options))
     return build(parsed, options, source=f"lightgbm.{type(obj).__name__}",
                  version=_lightgbm_version())
 

@@ -30,11 +30,15 @@ zlib, gzip, bz2, xz and lzma compression are recognised by their magic bytes.
 from __future__ import annotations
 
 import bz2
+import codecs
+import collections
+import functools
 import gzip
 import importlib
 import io
 import lzma
 import pickle
+import struct
 import sys
 import zlib
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
@@ -42,6 +46,8 @@ from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 import numpy as np
 
 from ..errors import InputError
+from . import records
+from .budget import MAX_DEPTH, Budget
 
 ALLOWED = frozenset("""
 builtins:bytearray builtins:bytes builtins:complex builtins:dict builtins:frozenset
@@ -117,16 +123,20 @@ def _is_estimator_class(obj, module: str, name: str) -> bool:
     return base is not None and issubclass(obj, base.BaseEstimator)
 
 
+def modern(module: str, name: str) -> tuple[str, str]:
+    """Python 2 names mapped as pickle itself maps them."""
+    if not isinstance(module, str) or not isinstance(name, str):
+        raise UnsafePickleError(str(module)[:60], str(name)[:60])
+    if (module, name) in NAME_MAPPING:
+        return NAME_MAPPING[(module, name)]
+    return IMPORT_MAPPING.get(module, module), name
+
+
 def resolve(module: str, name: str):
     """The object a pickle global names, or UnsafePickleError when the policy refuses it.
 
     Only modules of allowed entries or of the model libraries are ever imported."""
-    if not isinstance(module, str) or not isinstance(name, str):
-        raise UnsafePickleError(str(module), str(name))
-    if (module, name) in NAME_MAPPING:          # Python 2 names, as pickle itself maps them
-        module, name = NAME_MAPPING[(module, name)]
-    elif module in IMPORT_MAPPING:
-        module = IMPORT_MAPPING[module]
+    module, name = modern(module, name)
     key = f"{module}:{name}"
     top = module.split(".")[0]
     by_rule = top in ESTIMATOR_PACKAGES or module in CLASS_MODULES or module == "numpy"
@@ -151,21 +161,6 @@ def resolve(module: str, name: str):
     raise error
 
 
-class _Inert:
-    """Stands in for a library class or function the policy refuses (say the KDTree inside a
-    KNeighborsClassifier): it runs nothing, so loading can go on and tell an unsupported
-    model from an unsafe file. load() never returns an object holding one."""
-
-    def __new__(cls, *args, **kwargs):
-        return object.__new__(cls)
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def __setstate__(self, state):
-        pass
-
-
 class _ArrayPlaceholder:
     """Stands in for joblib's NumpyArrayWrapper: BUILD gives it the array's header."""
 
@@ -187,57 +182,338 @@ def _read_exact(fh, n: int) -> bytes:
     return b"".join(parts)
 
 
+class _Factory:
+    """What find_class gives for a library class: its instances are made without running any
+    of its code (no constructor, no __setstate__), as `make(*args)` or, for classes defined in
+    Python, an empty instance whose __dict__ the BUILD state fills."""
+
+    def __init__(self, module: str, name: str, make=None, cls=None):
+        self.module, self.name, self.make, self.cls = module, name, make, cls
+
+    def new(self, args=()):
+        if self.make is not None:
+            return self.make(*args)
+        if args:
+            raise UnsafePickleError(self.module, self.name, "which the file constructs with "
+                                    "arguments (a model's classes are rebuilt from state only)")
+        return (dict if issubclass(self.cls, dict) else object).__new__(self.cls)
+
+
+def _python_class(cls) -> bool:
+    """Defined in Python (no C layout besides object's or dict's) and without its own __new__:
+    an empty instance of it is made by object.__new__ / dict.__new__ alone."""
+    for c in cls.__mro__:
+        if c in (object, dict):
+            continue
+        new = vars(c).get("__new__")
+        if not c.__flags__ & _HEAPTYPE or (new is not None and not _deprecation_wrapper(new)):
+            return False
+    return True
+
+
+def _deprecation_wrapper(new) -> bool:
+    """sklearn's @deprecated on a class replaces __new__ by a warning around object.__new__."""
+    return getattr(new, "__module__", "") == "sklearn.utils.deprecation"
+
+
+def _factory(module: str, name: str, obj) -> _Factory:
+    """How instances of the library class `obj` are built from a file."""
+    make = _RECORDS.get(f"{module}:{name}")
+    if make is not None:
+        return _Factory(module, name, make=make(module, name))
+    if module.startswith("scipy.sparse"):
+        return _Factory(module, name, make=records.sparse_class(obj))
+    if module.startswith("numpy.random") or not isinstance(obj, type) or not _python_class(obj):
+        # random states, Cython loss objects, __pyx_unpickle_* helpers: the loaders never
+        # look inside them, so an inert record named like them does
+        return _Factory(module, name, make=records.record_class(records.InertRecord, module, name))
+    return _Factory(module, name, cls=obj)
+
+
+def _pyx_name(name: str) -> str:
+    return name[len("__pyx_unpickle_"):] if name.startswith("__pyx_unpickle_") else name
+
+
+_HEAPTYPE = 1 << 9
+_RECORDS = {
+    "numpy:dtype": lambda m, n: records.DtypeRecord,
+    "sklearn.tree._tree:Tree": lambda m, n: records.record_class(records.TreeRecord, m, n),
+    "xgboost.core:Booster": lambda m, n: records.record_class(records.XGBoostBoosterRecord, m, n),
+    "lightgbm.basic:Booster": lambda m, n: records.record_class(records.LightGBMBoosterRecord, m, n),
+}
+_REPLACED = (records.DtypeRecord, records.ArrayRecord, records.SparseRecord)
+_IMMUTABLE = (bool, int, float, complex, str, bytes, tuple, frozenset, range, slice)
+_CONTAINERS = (list, tuple, set, frozenset, dict, bytearray, collections.OrderedDict,
+               collections.deque, collections.defaultdict)
+_SCALARS = (bool, int, float, complex, str, bytes, bytearray, type(None))
+_CODECS = {"latin1", "latin-1", "iso-8859-1", "iso8859-1", "ascii", "utf-8", "utf8"}
+_OPCODE_COST = 32       # bytes charged per opcode: the pointer or small object it may add
+
+
+def _length(value) -> int:
+    try:
+        return len(value)
+    except OverflowError:       # range(10**20)
+        return 1 << 62
+
+
 class RestrictedUnpickler(pickle._Unpickler):
-    """pickle's pure-Python unpickler with find_class restricted to the policy, BUILD refused
-    on the globals themselves (a pickle could otherwise set attributes of a library class),
-    and joblib's array wrappers read from the stream."""
+    """pickle's pure-Python unpickler with find_class restricted to the policy; library classes
+    become records or state-only instances (_Factory), BUILD never reaches a library's
+    __setstate__, nothing but plain data constructors is ever called (with their sizes
+    charged to the budget first), and joblib's array wrappers are read from the stream."""
 
     dispatch = pickle._Unpickler.dispatch.copy()
 
-    def __init__(self, file):
-        super().__init__(file)
-        self._file = file
-        self._globals = set()
-        self.deferred = []      # refused library classes, replaced by _Inert stand-ins
+    def __init__(self, file, budget: Budget):
+        self.budget = budget
+        super().__init__(_Metered(file, budget))
+        self._file = self._file_read.__self__
+        self._names = {}        # id of a global -> (module, name)
+        self._callable = set()  # ids of the globals REDUCE may call
+        self._pending = {}      # id of a record replaced at BUILD -> memo keys holding it
+        self.deferred = []      # refused library classes, replaced by inert records
+        self.notes = set()      # (class, sklearn version) of estimators pickled by another one
 
+    # -- globals --------------------------------------------------------------------------
     def find_class(self, module, name):
         if (module, name) == JOBLIB_WRAPPER:
-            return _ArrayPlaceholder
+            return self._remember(_ArrayPlaceholder, module, name, callable_=True)
         if (module, name) in OLD_JOBLIB:
             raise UnsafePickleError(module, name, "it was saved by joblib older than 0.10; "
                                     "load it with that joblib and save it again")
+        module, name = modern(module, name)
         try:
             obj = resolve(module, name)
         except UnsafePickleError as exc:
             if not exc.deferrable:
                 raise
             self.deferred.append(exc)
-            obj = type(name, (_Inert,), {"__module__": module})
-        self._globals.add(id(obj))
+            inert = records.record_class(records.InertRecord, exc.module, exc.name)
+            return self._remember(_Factory(module, name, make=inert), module, name)
+        own = _OWN.get(f"{module}:{name}") or _OWN.get(name if module.startswith("numpy") else "")
+        if own is not None:
+            return self._remember(getattr(self, own), module, name, callable_=True)
+        if module.startswith("numpy.random") or name.startswith("__pyx_unpickle_"):
+            inert = records.record_class(records.InertRecord, module, _pyx_name(name))
+            return self._remember(_Factory(module, name, make=inert), module, name)
+        if f"{module}:{name}" in _RECORDS:
+            return self._remember(_factory(module, name, obj), module, name)
+        if obj in _CONTAINERS or obj in _IMMUTABLE or obj is object or obj is functools.partial:
+            return self._remember(obj, module, name, callable_=True)
+        if isinstance(obj, type) and not obj.__module__.startswith(("builtins", "numpy")):
+            return self._remember(_factory(module, name, obj), module, name)
+        return self._remember(obj, module, name)     # referred to, never called
+
+    def _remember(self, obj, module, name, callable_=False):
+        self._names[id(obj)] = (module, name)
+        if callable_:
+            self._callable.add(id(obj))
         return obj
 
+    # -- calls ----------------------------------------------------------------------------
+    def _call(self, func, args, kwargs=None):
+        if not isinstance(args, tuple) or (kwargs is not None and not isinstance(kwargs, dict)):
+            raise pickle.UnpicklingError("a call with malformed arguments")
+        if isinstance(func, _Factory):
+            return func.new(args)
+        if id(func) not in self._callable:
+            module, name = self._names.get(id(func), (getattr(func, "__module__", "?"),
+                                                      getattr(func, "__name__", "?")))
+            raise UnsafePickleError(module, name, "which the file calls while loading (loading "
+                                    "calls nothing but plain data constructors)")
+        if func is functools.partial:
+            if not args or id(args[0]) not in self._names:
+                raise pickle.UnpicklingError("a partial of something the file did not name")
+        elif isinstance(func, type):
+            self._check_builtin(func, args, kwargs or {})
+        return func(*args, **(kwargs or {}))
+
+    def _check_builtin(self, cls, args, kwargs):
+        """Plain data constructors: charge what they will allocate; nothing but numbers, text
+        and containers as arguments (str() of a nested list could expand without bound)."""
+        if kwargs:
+            raise pickle.UnpicklingError(f"{cls.__name__}() with keyword arguments")
+        for arg in args:
+            if isinstance(arg, (bytes, bytearray)) and cls in (bytes, bytearray, str):
+                self.budget.charge(4 * len(arg), "text")
+            elif isinstance(arg, int) and cls in (bytes, bytearray):
+                self.budget.charge(arg, f"a {cls.__name__}")
+            elif isinstance(arg, (range, list, tuple, set, frozenset, dict, str, bytes)):
+                if cls not in _CONTAINERS:
+                    raise pickle.UnpicklingError(f"{cls.__name__}() of a container")
+                self.budget.charge(64 * _length(arg), f"a {cls.__name__}")
+            elif not isinstance(arg, _SCALARS) and not (
+                    cls is collections.defaultdict and id(arg) in self._callable):
+                raise pickle.UnpicklingError(f"{cls.__name__}() of a {type(arg).__name__}")
+        if cls is str and len(args) > 1 and str(args[1]).lower() not in _CODECS:
+            raise UnsafePickleError("codecs", str(args[1]), "a text codec no model needs")
+
+    def load_reduce(self):
+        args = self.stack.pop()
+        self.stack[-1] = self._call(self.stack[-1], args)
+
+    def load_newobj(self):
+        args = self.stack.pop()
+        self.stack[-1] = self._new(self.stack[-1], args)
+
+    def load_newobj_ex(self):
+        kwargs = self.stack.pop()
+        args = self.stack.pop()
+        if kwargs:
+            raise pickle.UnpicklingError("NEWOBJ_EX with keyword arguments")
+        self.stack[-1] = self._new(self.stack[-1], args)
+
+    def _new(self, cls, args):
+        """cls.__new__(cls, *args): immutable data types build from their arguments, mutable
+        ones start empty (their items come after), library classes go to their factory."""
+        if isinstance(cls, _Factory):
+            return cls.new(args)
+        if cls in _IMMUTABLE and id(cls) in self._callable:
+            return self._call(cls, args)
+        if (cls in _CONTAINERS or cls is object) and id(cls) in self._callable:
+            return cls.__new__(cls)
+        return self._call(cls, args)        # refused, naming it
+
+    def _instantiate(self, klass, args):    # INST and OBJ (protocols 0 and 1)
+        self.append(self._call(klass, tuple(args)))
+
+    def _reconstructor(self, cls, base, state):     # copyreg._reconstructor (protocols 0, 1)
+        if base is not object or state is not None:
+            raise pickle.UnpicklingError("copyreg._reconstructor with a base other than object")
+        return self._new(cls, ())
+
+    def _encode(self, obj, encoding="utf-8", errors="strict"):     # _codecs.encode
+        if not isinstance(obj, str) or str(encoding).lower() not in _CODECS:
+            raise UnsafePickleError("_codecs", f"encode {encoding!s}"[:60],
+                                    "a text codec no model needs")
+        self.budget.charge(4 * len(obj), "text")
+        return codecs.encode(obj, encoding, errors)
+
+    def _reconstruct(self, cls, shape, typecode):   # numpy's ndarray reconstruction
+        if cls is not np.ndarray:
+            raise UnsafePickleError(*self._names.get(id(cls), ("numpy", "?")),
+                                    "an array subclass no model needs")
+        return records.ArrayRecord()
+
+    def _scalar(self, dtype, data=None):          # numpy's scalar(dtype, bytes)
+        dt = records._dtype_of(dtype)
+        if dt.hasobject:
+            return data
+        if not isinstance(data, (bytes, bytearray)) or len(data) != dt.itemsize:
+            raise records.RecordError("a NumPy scalar whose bytes do not match its type")
+        return np.frombuffer(data, dtype=dt)[0]
+
+    def _frombuffer(self, buf, dtype, shape, order):     # numpy's protocol-5 arrays
+        if isinstance(buf, pickle.PickleBuffer):
+            buf = bytes(buf)
+        return records.array_from(buf, dtype, shape, order == "F", self.budget)
+
+    # -- state ----------------------------------------------------------------------------
     def load_build(self):
-        target = self.stack[-2] if len(self.stack) > 1 else None
-        if id(target) in self._globals:
-            raise UnsafePickleError(getattr(target, "__module__", "?"),
-                                    getattr(target, "__name__", "?"),
-                                    "the file tries to change it while loading")
-        super().load_build()
-        top = self.stack[-1]
-        if isinstance(top, _ArrayPlaceholder):
-            self.stack[-1] = self._read_array(top.state)
+        state = self.stack.pop()
+        target = self.stack[-1]
+        if id(target) in self._names:
+            module, name = self._names[id(target)]
+            raise UnsafePickleError(module, name, "the file tries to change it while loading")
+        if isinstance(target, records.Record):
+            built = target.build(state, self.budget)
+            if built is not target:
+                self._replace(target, built)
+        elif isinstance(target, _ArrayPlaceholder):
+            self.stack[-1] = self._read_array(state)
+        elif type(target).__flags__ & _HEAPTYPE and id(type(target)) not in self._names:
+            self._set_state(target, state)
+        elif isinstance(target, functools.partial):
+            if not (isinstance(state, tuple) and len(state) == 4 and state[0] is target.func):
+                raise pickle.UnpicklingError("a partial whose state changes its function")
+            target.__setstate__(state)
+        elif state is not None:
+            raise pickle.UnpicklingError(f"state for a {type(target).__name__}")
 
     dispatch[pickle.BUILD[0]] = load_build
+    dispatch[pickle.REDUCE[0]] = load_reduce
+    dispatch[pickle.NEWOBJ[0]] = load_newobj
+    dispatch[pickle.NEWOBJ_EX[0]] = load_newobj_ex
+
+    def _set_state(self, obj, state):
+        """A library instance's state, as BaseEstimator.__setstate__ would set it."""
+        if isinstance(state, tuple) and len(state) == 2 and state[1] is None:
+            state = state[0]
+        if not isinstance(state, dict) or not all(type(k) is str for k in state):
+            raise records.RecordError(f"a {type(obj).__name__} whose state is not a dict of names")
+        version = state.get("_sklearn_version")
+        if type(obj).__module__.startswith("sklearn.") and _is_base_estimator(obj):
+            state = dict(state)
+            version = state.pop("_sklearn_version", "pre-0.18")
+            if version != _sklearn_version():
+                self.notes.add((type(obj).__name__, str(version)[:40]))
+        obj.__dict__.update(state)
+
+    def _replace(self, old, new):
+        self.stack[-1] = new
+        for key in self._pending.pop(id(old), ()):
+            if self.memo.get(key) is old:
+                self.memo[key] = new
+
+    def _memo_put(self, key):
+        top = self.stack[-1]
+        self.memo[key] = top
+        if isinstance(top, _REPLACED):
+            self._pending.setdefault(id(top), []).append(key)
+
+    def load_put(self):
+        key = int(self.readline()[:-1])
+        if key < 0:
+            raise ValueError("negative PUT argument")
+        self._memo_put(key)
+
+    def load_binput(self):
+        self._memo_put(self.read(1)[0])
+
+    def load_long_binput(self):
+        key, = struct.unpack("<I", self.read(4))
+        self._memo_put(key)
+
+    def load_memoize(self):
+        self._memo_put(len(self.memo))
+
+    dispatch[pickle.PUT[0]] = load_put
+    dispatch[pickle.BINPUT[0]] = load_binput
+    dispatch[pickle.LONG_BINPUT[0]] = load_long_binput
+    dispatch[pickle.MEMOIZE[0]] = load_memoize
+
+    def load(self):
+        """pickle's loop, charging each opcode to the budget and checking the clock."""
+        self._unframer = pickle._Unframer(self._file_read, self._file_readline)
+        self.read = self._unframer.read
+        self.readinto = self._unframer.readinto
+        self.readline = self._unframer.readline
+        self.metastack = []
+        self.stack = []
+        self.append = self.stack.append
+        self.proto = 0
+        read, dispatch, charge = self.read, self.dispatch, self.budget.charge
+        try:
+            while True:
+                key = read(1)
+                if not key:
+                    raise EOFError
+                charge(_OPCODE_COST)
+                dispatch[key[0]](self)
+        except pickle._Stop as stop:
+            return stop.value
 
     def _read_array(self, state) -> np.ndarray:
         if not isinstance(state, dict) or not isinstance(state.get("dtype"), np.dtype):
             raise pickle.UnpicklingError("a joblib array header is malformed")
-        dtype, shape = state["dtype"], state.get("shape")
-        if not isinstance(shape, tuple) or not all(isinstance(s, int) and s >= 0 for s in shape):
+        dtype, shape = records._dtype_of(state["dtype"]), state.get("shape")
+        if not isinstance(shape, tuple) or not all(type(s) is int and s >= 0 for s in shape):
             raise pickle.UnpicklingError("a joblib array has a malformed shape")
         if dtype.hasobject:         # object arrays are a nested pickle stream
-            nested = RestrictedUnpickler(self._file)
-            nested._globals, nested.deferred = self._globals, self.deferred
+            nested = RestrictedUnpickler(self._file, self.budget)
+            nested._names, nested._callable = self._names, self._callable
+            nested.deferred, nested.notes = self.deferred, self.notes
             array = nested.load()
             if not isinstance(array, np.ndarray):
                 raise pickle.UnpicklingError("a joblib object array is not an array")
@@ -249,6 +525,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         count = 1
         for s in shape:
             count *= s
+        self.budget.charge(2 * count * dtype.itemsize, "an array")
         data = _read_exact(self._file, count * dtype.itemsize)
         array = np.frombuffer(data, dtype=dtype).copy()
         array = array.reshape(shape[::-1]).T if state.get("order") == "F" else array.reshape(shape)
@@ -256,6 +533,54 @@ class RestrictedUnpickler(pickle._Unpickler):
                 "<" if sys.byteorder == "little" else ">"):
             array = array.astype(dtype.newbyteorder("="))
         return array
+
+
+# globals served by the unpickler's own methods (by "module:name", or by name in numpy)
+_OWN = {"copyreg:_reconstructor": "_reconstructor", "_codecs:encode": "_encode",
+        "_reconstruct": "_reconstruct", "scalar": "_scalar", "_frombuffer": "_frombuffer"}
+
+
+def _is_base_estimator(obj) -> bool:
+    base = _import("sklearn.base")
+    return base is not None and isinstance(obj, base.BaseEstimator)
+
+
+def _sklearn_version() -> str:
+    import sklearn
+
+    return sklearn.__version__
+
+
+class _Metered:
+    """The (decompressed) stream, charging each byte read to the budget and checking the
+    clock; a line is read at most up to what the budget has left."""
+
+    def __init__(self, fh, budget: Budget):
+        self._fh, self._budget = fh, budget
+
+    def read(self, n=-1):
+        budget = self._budget
+        budget.tick()
+        if n is None or n < 0:
+            n = budget.limit - budget.used + 1
+        data = self._fh.read(n)
+        budget.charge(len(data), "its decompressed contents")
+        return data
+
+    def readinto(self, b):
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def readline(self, limit=-1):
+        budget = self._budget
+        budget.tick()
+        data = self._fh.readline(budget.limit - budget.used + 1)
+        budget.charge(len(data), "a line of it")
+        return data
+
+    def peek(self, n=0):
+        return self._fh.peek(n) if hasattr(self._fh, "peek") else b""
 
 
 class _ZlibReader(io.RawIOBase):
@@ -308,21 +633,75 @@ def open_stream(fh):
     return fh
 
 
-def load(path: str):
-    """Unpickle a pickle or joblib file under the policy."""
+def load(path: str, budget: Budget | None = None, notes: list | None = None):
+    """Unpickle a pickle or joblib file under the policy and the budget. `notes` gets the
+    (class, version) of each sklearn estimator pickled by another sklearn release."""
+    budget = budget or Budget(path)
     with open(path, "rb") as raw:
         stream = open_stream(io.BufferedReader(raw))
-        unpickler = RestrictedUnpickler(stream)
+        unpickler = RestrictedUnpickler(stream, budget)
         try:
             obj = unpickler.load()
+        except InputError:
+            raise
         except Exception:
             if unpickler.deferred:      # a stand-in did not behave as the real thing
                 raise unpickler.deferred[0] from None
             raise
+    check_graph(obj, budget)
     if unpickler.deferred:
         _unsupported_top(obj)
         raise unpickler.deferred[0]
+    if notes is not None:
+        notes.extend(sorted(unpickler.notes))
     return obj
+
+
+def _children(obj):
+    """What a loaded object holds, for the walks below (None for a leaf)."""
+    if isinstance(obj, (list, tuple, set, frozenset, collections.deque)):
+        return list(obj)
+    if isinstance(obj, dict):
+        return [*obj.keys(), *obj.values()]
+    if isinstance(obj, np.ndarray):
+        return list(obj.ravel()) if obj.dtype.hasobject else None
+    if isinstance(obj, functools.partial):
+        return [obj.func, *obj.args, *obj.keywords.values()]
+    if type(obj).__flags__ & _HEAPTYPE and isinstance(getattr(obj, "__dict__", None), dict):
+        return list(obj.__dict__.values())
+    return None
+
+
+def check_graph(root, budget: Budget) -> None:
+    """Refuse a structure nested deeper than MAX_DEPTH, or whose shared parts, each counted
+    every time they appear (as str() or a conversion to arrays would), exceed the budget's
+    items: one pass, each object visited once."""
+    max_items = budget.limit // 8
+    size = {}           # id -> items when expanded
+    open_ = set()       # ids of containers being walked (a cycle counts as one item)
+    todo = [(root, 0, False)]
+    while todo:
+        obj, depth, done = todo.pop()
+        key = id(obj)
+        if done:
+            open_.discard(key)
+            total = 1 + sum(size.get(id(c), 1) for c in _children(obj))
+            if total > max_items:
+                raise budget.too_wide(max_items)
+            size[key] = total
+            continue
+        if key in size or key in open_:
+            continue
+        kids = _children(obj)
+        if not kids:
+            size[key] = 1
+            continue
+        if depth >= MAX_DEPTH:
+            raise budget.too_deep()
+        budget.tick()
+        open_.add(key)
+        todo.append((obj, depth, True))
+        todo.extend((c, depth + 1, False) for c in kids)
 
 
 def _unsupported_top(obj) -> None:
@@ -332,20 +711,18 @@ def _unsupported_top(obj) -> None:
     from . import supported_models
 
     supported = set(supported_models())
-    queue, seen = [obj], set()
+    queue, seen = collections.deque([obj]), set()
     while queue and len(seen) < 10000:      # a breadth-first walk, no recursion
-        item = queue.pop(0)
+        item = queue.popleft()
         if id(item) in seen:
             continue
         seen.add(id(item))
         cls = type(item)
         top = cls.__module__.split(".")[0]
-        if isinstance(item, (list, tuple)):
-            queue.extend(item)
-        elif isinstance(item, dict):
-            queue.extend(item.values())
-        elif top in ESTIMATOR_PACKAGES and not issubclass(cls, _Inert):
+        if isinstance(item, (list, tuple, dict)):
+            queue.extend(_children(item)[:10000])
+        elif top in ESTIMATOR_PACKAGES and not isinstance(item, records.Record):
             predictor = any(hasattr(cls, m) for m in ("predict", "decision_function", "score_samples"))
             if predictor and (top, cls.__name__) not in supported:
                 raise unsupported(item, "" if item is obj else f"inside {type(obj).__name__}")
-            queue.extend(getattr(item, "__dict__", {}).values())
+            queue.extend(list(getattr(item, "__dict__", {}).values())[:10000])

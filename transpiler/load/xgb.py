@@ -34,6 +34,7 @@ import math
 
 from .. import ir
 from ..errors import InputError, OptionError
+from . import records
 from .xgb_model import Spec, convert
 from .xgb_ubjson import UBJSONError, decode
 
@@ -114,6 +115,12 @@ def load_file(path: str, options: dict) -> ir.Model:
 def _document(booster):
     # UBJSON: node arrays arrive as typed binary blocks (one frombuffer each), several times
     # faster to write and read than JSON for a large model.
+    if isinstance(booster, records.XGBoostBoosterRecord):   # from an untrusted pickle
+        try:
+            return booster.document()
+        except ValueError as exc:   # UBJSONError, JSONDecodeError
+            raise InputError(f"the XGBoost Booster in the file is not readable ({exc}); "
+                             "save the model again") from None
     try:
         return decode(bytes(booster.save_raw("ubj")))
     except ValueError as exc:
@@ -122,6 +129,9 @@ def _document(booster):
 
 
 def _booster_of(obj):
+    record = vars(obj).get("_Booster")
+    if isinstance(record, records.XGBoostBoosterRecord):
+        return record
     try:
         return obj.get_booster()
     except Exception as exc:   # xgboost raises NotFittedError (a ValueError/AttributeError mix)

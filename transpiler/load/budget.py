@@ -1,0 +1,79 @@
+"""Limits on what loading one untrusted file may cost: memory, time and nesting.
+
+A file of a few bytes can ask for gigabytes (a bytearray of 3e9, a compressed stream that
+inflates a thousandfold, a list shared at every level of a 40-deep nest that turns into 2^40
+strings) or for minutes. The unpickler charges every allocation it makes for the file to a
+Budget before making it, and checks the clock as it reads; both scale with the file's size,
+so a real model as large as its file says stays within them:
+- memory: MEMORY_PER_BYTE times the file's size, at least MEMORY_FLOOR;
+- time: SECONDS_FLOOR, plus SECONDS_PER_MB for each MB of the file;
+- nesting: containers at most MAX_DEPTH deep, and no container that counts more than
+  `memory / 8` items when shared parts are counted each time they appear.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from ..errors import InputError
+
+MEMORY_FLOOR = 128 << 20
+MEMORY_PER_BYTE = 32
+SECONDS_FLOOR = 5.0
+SECONDS_PER_MB = 1.0
+MAX_DEPTH = 1000
+
+
+class BudgetError(InputError):
+    """Loading the file would go past one of the budgets."""
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1 << 20):,.0f} MB"
+
+
+class Budget:
+    """What one load may still allocate and until when it may run."""
+
+    def __init__(self, path: str, size: int | None = None):
+        if size is None:
+            size = os.stat(path).st_size
+        self.path = path
+        self.limit = max(MEMORY_FLOOR, MEMORY_PER_BYTE * size)
+        self.used = 0
+        self.seconds = SECONDS_FLOOR + SECONDS_PER_MB * size / (1 << 20)
+        self.deadline = time.monotonic() + self.seconds
+        self._ticks = 0
+
+    def charge(self, n: int, what: str = "its contents") -> None:
+        """Count n more bytes, or refuse before they are allocated."""
+        if n < 0:
+            raise BudgetError(f"refused to load {self.path}: it holds a negative size for {what}")
+        self.used += n
+        if self.used > self.limit:
+            raise BudgetError(
+                f"refused to load {self.path}: {what} would take more than {_mb(self.limit)} "
+                f"of memory ({MEMORY_PER_BYTE}x the file's size, at least {_mb(MEMORY_FLOOR)}); "
+                "nothing in it was run. A real model needs no more than that")
+
+    def tick(self) -> None:
+        """Called often: refuse once the time budget is spent (the clock read one call in 256)."""
+        self._ticks += 1
+        if self._ticks & 255 == 0:
+            self.check_time()
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise BudgetError(
+                f"refused to load {self.path}: reading it took more than {self.seconds:.0f} s "
+                f"({SECONDS_FLOOR:.0f} s plus {SECONDS_PER_MB:.0f} s per MB of file); "
+                "nothing in it was run")
+
+    def too_deep(self) -> BudgetError:
+        return BudgetError(f"refused to load {self.path}: it nests containers more than "
+                           f"{MAX_DEPTH} deep; nothing in it was run")
+
+    def too_wide(self, items: int) -> BudgetError:
+        return BudgetError(f"refused to load {self.path}: a structure in it shares parts so that "
+                           f"it counts more than {items:,} items when expanded; nothing in it "
+                           "was run")
