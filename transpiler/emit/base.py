@@ -226,6 +226,26 @@ def template_env() -> jinja2.Environment:
         keep_trailing_newline=True, autoescape=False)
 
 
+def about(model: ir.Model, target: Target) -> dict:
+    """What the generated package says about its model (README: The generated API), as this
+    language's string literals: the strings come from the model file, so only through
+    string_literal. Lists are wrapped in lines of `line_width` for the template to join."""
+    from .. import __version__
+    from .modelfile import model_hash
+
+    def lines(values):
+        items = [target.string_literal(str(v.item() if isinstance(v, np.generic) else v))
+                 for v in values]
+        return [", ".join(items[i:i + target.line_width]) for i in range(0, len(items), target.line_width)]
+
+    return dict(hash=target.string_literal(model_hash(model)),
+                source=target.string_literal(model.source),
+                source_version=target.string_literal(model.source_version),
+                generator=target.string_literal(f"{GENERATOR} {__version__}"),
+                n_classes=len(model.classes), classes=lines(model.classes),
+                features=lines(model.feature_names))
+
+
 def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
     """Everything a template needs, already rendered as this language's text.
 
@@ -253,6 +273,7 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         layout="linear", linear=False, has_categories=False, has_zero_missing=False, heap=False,
         big_block=False,
     )
+    ctx["about"] = about(model, target)
     A = target.array_name
     more, stage_arrays = stages.context(model, target)   # preprocessing, kernels, post params
     ctx.update(more)

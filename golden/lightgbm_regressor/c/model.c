@@ -7,6 +7,15 @@
 
 enum { N_FEATURES = 10, N_RAW = 1, N_OUTPUTS = 1, BATCH_ROWS = 64 };
 
+const char *const score_class_labels[] = {
+    NULL
+};
+const char *const score_feature_names[] = {
+    "Column_0", "Column_1", "Column_2", "Column_3", "Column_4", "Column_5", "Column_6", "Column_7",
+    "Column_8", "Column_9",
+    NULL
+};
+
 static const double leaf_value[12] = {
     146.70440543494374, 153.1509050027008, 153.5166575118644, 159.910857423217, -4.886170980099882, 0.915678763618836, 2.703602701867675, 11.002247517903648,
     -4.050027787040633, 1.6454653361910268, 3.122084321975708, 9.911813631924716

@@ -11,6 +11,17 @@ extern "C" {
 #define SCORE_N_FEATURES 10
 #define SCORE_N_OUTPUTS 1
 
+/* About the model: a SHA-256 of what it computes with, where it came from (library.Class) and
+   that library's version, what generated this file; class labels in output order and feature
+   names in input order, each list ended by NULL (empty for regressors / unnamed features). */
+#define SCORE_MODEL_HASH "a144dc9bb6afc0c5ac26550ccf20c0bb30313907d11bdd0de7dfcbae53d1b02b"
+#define SCORE_MODEL_SOURCE "lightgbm.Booster"
+#define SCORE_SOURCE_VERSION "model format v4"
+#define SCORE_GENERATOR "transpiler 0.1.0"
+#define SCORE_N_CLASSES 0
+extern const char *const score_class_labels[];
+extern const char *const score_feature_names[];
+
 /* Scores one row: input holds 10 values, output receives 1 (predict). */
 void score(const double *input, double *output);
 

@@ -13,6 +13,26 @@ const NFeatures = 10
 // NOutputs is the length of the slice Score returns (predict).
 const NOutputs = 1
 
+// About the model: a SHA-256 of what it computes with (the loader's and plugin's Hash), where
+// it came from (library.Class) and that library's version, and what generated this file.
+const (
+	ModelHash     = "a144dc9bb6afc0c5ac26550ccf20c0bb30313907d11bdd0de7dfcbae53d1b02b"
+	ModelSource   = "lightgbm.Booster"
+	SourceVersion = "model format v4"
+	Generator     = "transpiler 0.1.0"
+)
+
+// ClassLabels returns the class labels in output order (nil for regressors).
+func ClassLabels() []string { return nil }
+
+// FeatureNames returns the feature names in input order (nil when the model was fitted without names).
+func FeatureNames() []string {
+	return []string{
+		"Column_0", "Column_1", "Column_2", "Column_3", "Column_4", "Column_5", "Column_6", "Column_7",
+		"Column_8", "Column_9",
+	}
+}
+
 const nRaw = 1
 
 var leafValue = [...]float64{

@@ -6,6 +6,21 @@ public final class Model {
     public static final int N_FEATURES = 10;
     /** Length of the array {@code score} returns. */
     public static final int N_OUTPUTS = 1;
+    /** SHA-256 of what the model computes with (the Go loader's and plugin's Hash). */
+    public static final String MODEL_HASH = "a144dc9bb6afc0c5ac26550ccf20c0bb30313907d11bdd0de7dfcbae53d1b02b";
+    /** Where the model came from: library.Class. */
+    public static final String MODEL_SOURCE = "lightgbm.Booster";
+    /** The version of the library that fitted the model. */
+    public static final String SOURCE_VERSION = "model format v4";
+    /** What generated this class. */
+    public static final String GENERATOR = "transpiler 0.1.0";
+    /** Class labels in output order (empty for regressors); unmodifiable. */
+    public static final java.util.List<String> CLASS_LABELS = java.util.List.of();
+    /** Feature names in input order (empty when the model was fitted without names); unmodifiable. */
+    public static final java.util.List<String> FEATURE_NAMES = java.util.List.of(
+            "Column_0", "Column_1", "Column_2", "Column_3", "Column_4", "Column_5", "Column_6", "Column_7",
+            "Column_8", "Column_9"
+    );
     private static final int N_RAW = 1;
     private static final int BATCH_ROWS = 64;
 

@@ -11,6 +11,17 @@ extern "C" {
 #define SCORE_N_FEATURES 10
 #define SCORE_N_OUTPUTS 1
 
+/* About the model: a SHA-256 of what it computes with, where it came from (library.Class) and
+   that library's version, what generated this file; class labels in output order and feature
+   names in input order, each list ended by NULL (empty for regressors / unnamed features). */
+#define SCORE_MODEL_HASH "a386ff00bd4b3ace68bc39f214f184ac30ed64a8521c7c9628683b6301b9e125"
+#define SCORE_MODEL_SOURCE "sklearn.RandomForestRegressor"
+#define SCORE_SOURCE_VERSION "1.9.1"
+#define SCORE_GENERATOR "transpiler 0.1.0"
+#define SCORE_N_CLASSES 0
+extern const char *const score_class_labels[];
+extern const char *const score_feature_names[];
+
 /* Scores one row: input holds 10 values, output receives 1 (predict). */
 void score(const double *input, double *output);
 

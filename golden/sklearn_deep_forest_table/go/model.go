@@ -16,6 +16,21 @@ const NFeatures = 10
 // NOutputs is the length of the slice Score returns (predict).
 const NOutputs = 1
 
+// About the model: a SHA-256 of what it computes with (the loader's and plugin's Hash), where
+// it came from (library.Class) and that library's version, and what generated this file.
+const (
+	ModelHash     = "a386ff00bd4b3ace68bc39f214f184ac30ed64a8521c7c9628683b6301b9e125"
+	ModelSource   = "sklearn.RandomForestRegressor"
+	SourceVersion = "1.9.1"
+	Generator     = "transpiler 0.1.0"
+)
+
+// ClassLabels returns the class labels in output order (nil for regressors).
+func ClassLabels() []string { return nil }
+
+// FeatureNames returns the feature names in input order (nil when the model was fitted without names).
+func FeatureNames() []string { return nil }
+
 const nRaw = 1
 
 var baseScore = [nRaw]float64{0.0}

@@ -9,6 +9,13 @@
 
 enum { N_FEATURES = 10, N_RAW = 1, N_OUTPUTS = 1, BATCH_ROWS = 4096 };
 
+const char *const score_class_labels[] = {
+    NULL
+};
+const char *const score_feature_names[] = {
+    NULL
+};
+
 /* One split (or leaf) of a tree, 8 bytes; one child is always the next node (the left one,
    unless the split is swapped). */
 struct node {

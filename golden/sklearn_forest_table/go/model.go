@@ -16,6 +16,21 @@ const NFeatures = 10
 // NOutputs is the length of the slice Score returns (predict).
 const NOutputs = 1
 
+// About the model: a SHA-256 of what it computes with (the loader's and plugin's Hash), where
+// it came from (library.Class) and that library's version, and what generated this file.
+const (
+	ModelHash     = "086c6708bf87980e3c6f9a7848f81ac4a17b2541f786ae85b141500c310008d1"
+	ModelSource   = "sklearn.RandomForestRegressor"
+	SourceVersion = "1.9.1"
+	Generator     = "transpiler 0.1.0"
+)
+
+// ClassLabels returns the class labels in output order (nil for regressors).
+func ClassLabels() []string { return nil }
+
+// FeatureNames returns the feature names in input order (nil when the model was fitted without names).
+func FeatureNames() []string { return nil }
+
 const nRaw = 1
 
 var baseScore = [nRaw]float64{0.0}

@@ -6,6 +6,18 @@ public final class Model {
     public static final int N_FEATURES = 10;
     /** Length of the array {@code score} returns. */
     public static final int N_OUTPUTS = 1;
+    /** SHA-256 of what the model computes with (the Go loader's and plugin's Hash). */
+    public static final String MODEL_HASH = "086c6708bf87980e3c6f9a7848f81ac4a17b2541f786ae85b141500c310008d1";
+    /** Where the model came from: library.Class. */
+    public static final String MODEL_SOURCE = "sklearn.RandomForestRegressor";
+    /** The version of the library that fitted the model. */
+    public static final String SOURCE_VERSION = "1.9.1";
+    /** What generated this class. */
+    public static final String GENERATOR = "transpiler 0.1.0";
+    /** Class labels in output order (empty for regressors); unmodifiable. */
+    public static final java.util.List<String> CLASS_LABELS = java.util.List.of();
+    /** Feature names in input order (empty when the model was fitted without names); unmodifiable. */
+    public static final java.util.List<String> FEATURE_NAMES = java.util.List.of();
     private static final int N_RAW = 1;
     private static final int BATCH_ROWS = 64;
 

@@ -7,6 +7,14 @@
 
 enum { N_FEATURES = 3, N_RAW = 3, N_OUTPUTS = 3, BATCH_ROWS = 64 };
 
+const char *const score_class_labels[] = {
+    "0", "1", "2",
+    NULL
+};
+const char *const score_feature_names[] = {
+    NULL
+};
+
 static const double coef[9] = {
     0.5, -1.25, 2.0, -0.75, 0.25, 0.125, 0.25, 1.0,
     -2.125

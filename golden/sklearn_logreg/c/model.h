@@ -11,6 +11,17 @@ extern "C" {
 #define SCORE_N_FEATURES 3
 #define SCORE_N_OUTPUTS 3
 
+/* About the model: a SHA-256 of what it computes with, where it came from (library.Class) and
+   that library's version, what generated this file; class labels in output order and feature
+   names in input order, each list ended by NULL (empty for regressors / unnamed features). */
+#define SCORE_MODEL_HASH "e98a5edcd5b37d75d73d228154b0a600c4064cadaa41566734f2c85ac8b4814e"
+#define SCORE_MODEL_SOURCE "sklearn.LogisticRegression"
+#define SCORE_SOURCE_VERSION "1.9.1"
+#define SCORE_GENERATOR "transpiler 0.1.0"
+#define SCORE_N_CLASSES 3
+extern const char *const score_class_labels[];
+extern const char *const score_feature_names[];
+
 /* Scores one row: input holds 3 values, output receives 3 (predict_proba). */
 void score(const double *input, double *output);
 

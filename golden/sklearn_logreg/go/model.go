@@ -14,6 +14,25 @@ const NFeatures = 3
 // NOutputs is the length of the slice Score returns (predict_proba).
 const NOutputs = 3
 
+// About the model: a SHA-256 of what it computes with (the loader's and plugin's Hash), where
+// it came from (library.Class) and that library's version, and what generated this file.
+const (
+	ModelHash     = "e98a5edcd5b37d75d73d228154b0a600c4064cadaa41566734f2c85ac8b4814e"
+	ModelSource   = "sklearn.LogisticRegression"
+	SourceVersion = "1.9.1"
+	Generator     = "transpiler 0.1.0"
+)
+
+// ClassLabels returns the class labels in output order (nil for regressors).
+func ClassLabels() []string {
+	return []string{
+		"0", "1", "2",
+	}
+}
+
+// FeatureNames returns the feature names in input order (nil when the model was fitted without names).
+func FeatureNames() []string { return nil }
+
 const nRaw = 3
 
 var coef = [...]float64{

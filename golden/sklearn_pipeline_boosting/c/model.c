@@ -7,6 +7,13 @@
 
 enum { N_FEATURES = 4, N_INPUT = 4, N_RAW = 1, N_OUTPUTS = 1, BATCH_ROWS = 64 };
 
+const char *const score_class_labels[] = {
+    NULL
+};
+const char *const score_feature_names[] = {
+    NULL
+};
+
 static const double leaf_value[7] = {
     0.009259259259259259, 0.09782608695652174, -0.1, 0.0067663817663817585, 0.08641975308641967, -0.08999999999999991, -0.09000000000000001
 };

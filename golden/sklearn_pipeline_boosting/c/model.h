@@ -11,6 +11,17 @@ extern "C" {
 #define SCORE_N_FEATURES 4
 #define SCORE_N_OUTPUTS 1
 
+/* About the model: a SHA-256 of what it computes with, where it came from (library.Class) and
+   that library's version, what generated this file; class labels in output order and feature
+   names in input order, each list ended by NULL (empty for regressors / unnamed features). */
+#define SCORE_MODEL_HASH "027663d47d4cbc3833d186efad8373bad73c4a647f6cb56cac927676d0226bdc"
+#define SCORE_MODEL_SOURCE "sklearn.Pipeline(GradientBoostingRegressor)"
+#define SCORE_SOURCE_VERSION "1.9.1"
+#define SCORE_GENERATOR "transpiler 0.1.0"
+#define SCORE_N_CLASSES 0
+extern const char *const score_class_labels[];
+extern const char *const score_feature_names[];
+
 /* Scores one row: input holds 4 values, output receives 1 (predict). */
 void score(const double *input, double *output);
 

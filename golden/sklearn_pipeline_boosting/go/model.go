@@ -13,6 +13,21 @@ const NFeatures = 4
 // NOutputs is the length of the slice Score returns (predict).
 const NOutputs = 1
 
+// About the model: a SHA-256 of what it computes with (the loader's and plugin's Hash), where
+// it came from (library.Class) and that library's version, and what generated this file.
+const (
+	ModelHash     = "027663d47d4cbc3833d186efad8373bad73c4a647f6cb56cac927676d0226bdc"
+	ModelSource   = "sklearn.Pipeline(GradientBoostingRegressor)"
+	SourceVersion = "1.9.1"
+	Generator     = "transpiler 0.1.0"
+)
+
+// ClassLabels returns the class labels in output order (nil for regressors).
+func ClassLabels() []string { return nil }
+
+// FeatureNames returns the feature names in input order (nil when the model was fitted without names).
+func FeatureNames() []string { return nil }
+
 const nRaw = 1
 
 // nX is the number of features the model reads, after the pipeline's preprocessing.

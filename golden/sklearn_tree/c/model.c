@@ -7,6 +7,14 @@
 
 enum { N_FEATURES = 4, N_RAW = 3, N_OUTPUTS = 3, BATCH_ROWS = 64 };
 
+const char *const score_class_labels[] = {
+    "0", "1", "2",
+    NULL
+};
+const char *const score_feature_names[] = {
+    NULL
+};
+
 static const double leaf_value[9] = {
     0.0, 0.9074074074074074, 0.09259259259259259, 0.0, 0.021739130434782608, 0.9782608695652174, 1.0, 0.0,
     0.0

@@ -11,6 +11,17 @@ extern "C" {
 #define SCORE_N_FEATURES 4
 #define SCORE_N_OUTPUTS 3
 
+/* About the model: a SHA-256 of what it computes with, where it came from (library.Class) and
+   that library's version, what generated this file; class labels in output order and feature
+   names in input order, each list ended by NULL (empty for regressors / unnamed features). */
+#define SCORE_MODEL_HASH "d29c1fa61686698825a51ef86980740fce0046ab455adea887c85c88a43f0041"
+#define SCORE_MODEL_SOURCE "sklearn.DecisionTreeClassifier"
+#define SCORE_SOURCE_VERSION "1.9.1"
+#define SCORE_GENERATOR "transpiler 0.1.0"
+#define SCORE_N_CLASSES 3
+extern const char *const score_class_labels[];
+extern const char *const score_feature_names[];
+
 /* Scores one row: input holds 4 values, output receives 3 (predict_proba). */
 void score(const double *input, double *output);
 

@@ -13,6 +13,25 @@ const NFeatures = 4
 // NOutputs is the length of the slice Score returns (predict_proba).
 const NOutputs = 3
 
+// About the model: a SHA-256 of what it computes with (the loader's and plugin's Hash), where
+// it came from (library.Class) and that library's version, and what generated this file.
+const (
+	ModelHash     = "d29c1fa61686698825a51ef86980740fce0046ab455adea887c85c88a43f0041"
+	ModelSource   = "sklearn.DecisionTreeClassifier"
+	SourceVersion = "1.9.1"
+	Generator     = "transpiler 0.1.0"
+)
+
+// ClassLabels returns the class labels in output order (nil for regressors).
+func ClassLabels() []string {
+	return []string{
+		"0", "1", "2",
+	}
+}
+
+// FeatureNames returns the feature names in input order (nil when the model was fitted without names).
+func FeatureNames() []string { return nil }
+
 const nRaw = 3
 
 var leafValue = [...]float64{

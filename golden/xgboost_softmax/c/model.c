@@ -7,6 +7,14 @@
 
 enum { N_FEATURES = 4, N_RAW = 3, N_OUTPUTS = 3, BATCH_ROWS = 64 };
 
+const char *const score_class_labels[] = {
+    "0", "1", "2",
+    NULL
+};
+const char *const score_feature_names[] = {
+    NULL
+};
+
 static const float leaf_value[17] = {
     -0.22004892f, 0.430622f, 0.372f, -0.20051816f, -0.21531104f, -0.21989927f, 0.21724138f, 0.40298507f,
     -0.19699274f, 0.29508278f, 0.28067106f, -0.14895505f, -0.19161221f, -0.19673228f, 0.010062864f, 0.28692198f,

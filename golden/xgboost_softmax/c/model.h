@@ -11,6 +11,17 @@ extern "C" {
 #define SCORE_N_FEATURES 4
 #define SCORE_N_OUTPUTS 3
 
+/* About the model: a SHA-256 of what it computes with, where it came from (library.Class) and
+   that library's version, what generated this file; class labels in output order and feature
+   names in input order, each list ended by NULL (empty for regressors / unnamed features). */
+#define SCORE_MODEL_HASH "22aef84be324b5685c276614f04430c0471c84c7208d92c8265b05df8037417d"
+#define SCORE_MODEL_SOURCE "xgboost file (classifier)"
+#define SCORE_SOURCE_VERSION "3.2.0"
+#define SCORE_GENERATOR "transpiler 0.1.0"
+#define SCORE_N_CLASSES 3
+extern const char *const score_class_labels[];
+extern const char *const score_feature_names[];
+
 /* Scores one row: input holds 4 values, output receives 3 (predict_proba). */
 void score(const double *input, double *output);
 

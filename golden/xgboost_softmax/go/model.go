@@ -14,6 +14,25 @@ const NFeatures = 4
 // NOutputs is the length of the slice Score returns (predict_proba).
 const NOutputs = 3
 
+// About the model: a SHA-256 of what it computes with (the loader's and plugin's Hash), where
+// it came from (library.Class) and that library's version, and what generated this file.
+const (
+	ModelHash     = "22aef84be324b5685c276614f04430c0471c84c7208d92c8265b05df8037417d"
+	ModelSource   = "xgboost file (classifier)"
+	SourceVersion = "3.2.0"
+	Generator     = "transpiler 0.1.0"
+)
+
+// ClassLabels returns the class labels in output order (nil for regressors).
+func ClassLabels() []string {
+	return []string{
+		"0", "1", "2",
+	}
+}
+
+// FeatureNames returns the feature names in input order (nil when the model was fitted without names).
+func FeatureNames() []string { return nil }
+
 const nRaw = 3
 
 var leafValue = [...]float32{

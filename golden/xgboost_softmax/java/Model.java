@@ -6,6 +6,20 @@ public final class Model {
     public static final int N_FEATURES = 4;
     /** Length of the array {@code score} returns. */
     public static final int N_OUTPUTS = 3;
+    /** SHA-256 of what the model computes with (the Go loader's and plugin's Hash). */
+    public static final String MODEL_HASH = "22aef84be324b5685c276614f04430c0471c84c7208d92c8265b05df8037417d";
+    /** Where the model came from: library.Class. */
+    public static final String MODEL_SOURCE = "xgboost file (classifier)";
+    /** The version of the library that fitted the model. */
+    public static final String SOURCE_VERSION = "3.2.0";
+    /** What generated this class. */
+    public static final String GENERATOR = "transpiler 0.1.0";
+    /** Class labels in output order (empty for regressors); unmodifiable. */
+    public static final java.util.List<String> CLASS_LABELS = java.util.List.of(
+            "0", "1", "2"
+    );
+    /** Feature names in input order (empty when the model was fitted without names); unmodifiable. */
+    public static final java.util.List<String> FEATURE_NAMES = java.util.List.of();
     private static final int N_RAW = 3;
     private static final int BATCH_ROWS = 64;
 
