@@ -2,10 +2,10 @@
 
 The format (LightGBM's gbdt_model_text.cpp and tree.cpp): a header of `key=value` lines that
 starts with the line "tree"; one block per tree that starts with "Tree=<i>" and ends at a blank
-line; "end of trees"; feature importances; "parameters:" ... "end of parameters"; and, from the
-Python package, "pandas_categorical:<json>". Versions v2 to v4 differ only in optional fields
-(tree_sizes, num_tree_per_iteration, is_linear, ...), which default here as LightGBM's own loader
-defaults them. Values are parsed with str.split and NumPy (correctly rounded, so the 17-digit
+line; "end of trees" (left out by some writers); feature importances; "parameters:" ...
+"end of parameters"; and, from the Python package, "pandas_categorical:<json>". Versions v2 to
+v4 differ only in optional fields (tree_sizes, num_tree_per_iteration, is_linear, ...), which
+default here as LightGBM's own loader defaults them. Line ends may be LF or CRLF. Values are parsed with str.split and NumPy (correctly rounded, so the 17-digit
 numbers LightGBM writes come back bit for bit).
 """
 from __future__ import annotations
@@ -70,6 +70,8 @@ def parse(text: str, origin: str = "the model string") -> TextModel:
 
 def _parse(text: str) -> TextModel:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline ends the last line; it is not a blank line
     if not lines or lines[0].strip() != "tree":
         raise _Corrupt('it does not start with the line "tree"')
     header, pos = _header(lines)
@@ -82,10 +84,15 @@ def _parse(text: str) -> TextModel:
     names = tuple(header.get("feature_names", "").split())
     if names and len(names) != max_feature_idx + 1:
         raise _Corrupt(f"{len(names)} feature names for {max_feature_idx + 1} features")
-    infos = header.get("feature_infos")  # unused, but LightGBM requires it: a cut header lacks it
+    # feature_infos ("[min:max]", "none", or categories "1:5:7") is unused, but LightGBM
+    # requires one word per feature: a cut header lacks it
+    infos = header.get("feature_infos")
     if infos is None or len(infos.split()) != max_feature_idx + 1:
         raise _Corrupt(f"feature_infos is missing or does not list {max_feature_idx + 1} features")
 
+    # As in LightGBM's loader, the trees end at the first line that is neither a tree nor
+    # blank: "end of trees" (v3 on), or directly "feature importances:" / "parameters:" in
+    # files whose writer left that line out; the sections after them do not matter.
     trees = []
     ended = False
     while pos < len(lines):
@@ -94,20 +101,16 @@ def _parse(text: str) -> TextModel:
             pos += 1
         elif line.startswith("Tree="):
             block, pos = _block(lines, pos + 1, len(trees))
+            if pos >= len(lines):  # LightGBM ends every tree with a blank line
+                raise _Corrupt(f"the file is truncated in tree {len(trees)}")
             trees.append(_tree(block, len(trees), max_feature_idx + 1))
-        elif line == "end of trees":
-            ended = True
-            pos += 1
-            break
-        elif "tree_sizes" in header:
-            raise _Corrupt(f"unexpected line {line[:60]!r} among the trees")
         else:
-            break  # files without tree_sizes (older versions): the trees end at any other line
+            ended = True
+            break
     if "tree_sizes" in header:
         expected = len(header["tree_sizes"].split())
-        if len(trees) != expected or not ended:
-            raise _Corrupt(f"the file is truncated: {len(trees)} of {expected} trees"
-                           + ("" if ended else ' and no "end of trees" line'))
+        if len(trees) != expected:  # LightGBM reads exactly this many trees, by byte offsets
+            raise _Corrupt(f"the file has {len(trees)} trees where tree_sizes lists {expected}")
     if not trees and not ended:
         raise _Corrupt("the file ends before its trees")
     if len(trees) % k:
