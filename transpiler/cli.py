@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 from typing import Annotated, Optional
 
 import typer
@@ -45,6 +46,34 @@ def write_output(files: dict, out_dir: str, force: bool = False) -> None:
     from .outdir import write_output as write
 
     write(files, out_dir, force=force)
+
+
+def one_line(text: str) -> str:
+    """A message as one line on the terminal, whatever a path in it holds."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def notes(caught, model: str) -> list[str]:
+    """The warnings worth a `note:` line after a successful run: ours (LoadNote), and the first
+    scikit-learn version mismatch (its own warning takes three lines, one per estimator)."""
+    from .errors import LoadNote
+
+    out, mismatch = [], False
+    for w in caught:
+        if issubclass(w.category, LoadNote):
+            line = str(w.message)
+        elif w.category.__name__ == "InconsistentVersionWarning" and not mismatch:
+            msg = w.message
+            mismatch = True
+            line = (f"{model} holds a {getattr(msg, 'estimator_name', 'model')} pickled by "
+                    f"scikit-learn {getattr(msg, 'original_sklearn_version', '?')}, read with "
+                    f"{getattr(msg, 'current_sklearn_version', '?')}; check the model still "
+                    "predicts as expected")
+        else:
+            continue
+        if line not in out:
+            out.append(line)
+    return out
 
 
 def print_output(files: dict) -> None:
@@ -110,43 +139,47 @@ def transpile(
     if models:
         list_models()
         return
-    try:
-        if model is None:
-            raise OptionError("missing MODEL: give the model file to translate (see --help)")
-        lang = choice(lang, LANGUAGES, "--lang")
-        layout = choice(layout, LAYOUTS, "--layout")
-        names = dict(package=package, function=function, class_name=class_name, layout=layout,
-                     plugin=plugin, loader=loader, selftest=not no_selftest)
-        load = {"trust_pickle": True} if trust_pickle else {}
-        if trust_pickle:
-            typer.echo("warning: --trust-pickle: loading the file with the full pickle module, "
-                       "which runs any code it holds", err=True)
-        if verify or data or tolerance or report or check:
-            verify_and_check(model, lang, names, output=output, data=data, tolerance=tolerance,
-                             report=report, check=check, verify=verify or bool(data or tolerance or report),
-                             force=force, load=load)
-            return
-        from . import to_ir, transpile as run
+    with warnings.catch_warnings(record=True) as caught:   # libraries' warnings: not ours to print
+        warnings.simplefilter("always")
+        try:
+            if model is None:
+                raise OptionError("missing MODEL: give the model file to translate (see --help)")
+            lang = choice(lang, LANGUAGES, "--lang")
+            layout = choice(layout, LAYOUTS, "--layout")
+            names = dict(package=package, function=function, class_name=class_name, layout=layout,
+                         plugin=plugin, loader=loader, selftest=not no_selftest)
+            load = {"trust_pickle": True} if trust_pickle else {}
+            if trust_pickle:
+                typer.echo("warning: --trust-pickle: loading the file with the full pickle module, "
+                           "which runs any code it holds", err=True)
+            if verify or data or tolerance or report or check:
+                verify_and_check(model, lang, names, output=output, data=data, tolerance=tolerance,
+                                 report=report, check=check, verify=verify or bool(data or tolerance or report),
+                                 force=force, load=load)
+            else:
+                from . import to_ir, transpile as run
 
-        irm = to_ir(model, **load)
-        files = run(irm, lang, **names)
-        if output is None:
-            print_output(files)
-        else:
-            write_output(files, output, force=force)
-        if verbose:
-            tell(irm, lang, layout, files, output)
-    except TranspilerError as exc:
-        if debug:
-            raise
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code)
-    except Exception as exc:  # a bug: say so in one line unless asked for the traceback
-        if debug:
-            raise
-        typer.echo(f"error: internal error {type(exc).__name__}: {exc}; "
-                   "rerun with --debug and report it", err=True)
-        raise typer.Exit(3)
+                irm = to_ir(model, **load)
+                files = run(irm, lang, **names)
+                if output is None:
+                    print_output(files)
+                else:
+                    write_output(files, output, force=force)
+                if verbose:
+                    tell(irm, lang, layout, files, output)
+            for line in notes(caught, model):
+                typer.echo(one_line(f"note: {line}"), err=True)
+        except TranspilerError as exc:
+            if debug:
+                raise
+            typer.echo(one_line(f"error: {exc}"), err=True)
+            raise typer.Exit(exc.exit_code)
+        except Exception as exc:  # a bug: say so in one line unless asked for the traceback
+            if debug:
+                raise
+            typer.echo(one_line(f"error: internal error {type(exc).__name__}: {exc}; "
+                                "rerun with --debug and report it"), err=True)
+            raise typer.Exit(3)
 
 
 # --- verify and check ----------------------------------------------------------------------

@@ -40,6 +40,7 @@ import lzma
 import pickle
 import struct
 import sys
+import time
 import zlib
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 
@@ -283,6 +284,7 @@ class RestrictedUnpickler(pickle._Unpickler):
             raise UnsafePickleError(module, name, "it was saved by joblib older than 0.10; "
                                     "load it with that joblib and save it again")
         module, name = modern(module, name)
+        started = time.monotonic()
         try:
             obj = resolve(module, name)
         except UnsafePickleError as exc:
@@ -291,6 +293,8 @@ class RestrictedUnpickler(pickle._Unpickler):
             self.deferred.append(exc)
             inert = records.record_class(records.InertRecord, exc.module, exc.name)
             return self._remember(_Factory(module, name, make=inert), module, name)
+        finally:    # importing the libraries' modules is ours, not the file's, time
+            self.budget.deadline += time.monotonic() - started
         own = _OWN.get(f"{module}:{name}") or _OWN.get(name if module.startswith("numpy") else "")
         if own is not None:
             return self._remember(getattr(self, own), module, name, callable_=True)
@@ -563,6 +567,8 @@ class _Metered:
         budget.tick()
         if n is None or n < 0:
             n = budget.limit - budget.used + 1
+        elif n > budget.limit - budget.used:
+            budget.charge(n, "its decompressed contents")     # refused before reading
         data = self._fh.read(n)
         budget.charge(len(data), "its decompressed contents")
         return data
