@@ -128,17 +128,24 @@ def _cannot(where: str, exc: OSError) -> OptionError:
     return OptionError(f"cannot write to {where}: {exc.strerror}; choose another -o directory")
 
 
+def check_target(out_dir: str, force: bool) -> set[str]:
+    """Refuse a directory holding files the tool did not generate (unless force); returns what
+    the previous run's manifest lists."""
+    foreign, previous = foreign_files(out_dir)
+    if foreign and not force:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise OptionError(f"{out_dir} holds files the tool did not generate ({shown}); choose a "
+                          "new or empty directory, or pass --force to write beside them")
+    return previous
+
+
 def write_output(files: dict, out_dir: str, force: bool = False) -> None:
     """Write every file into out_dir, or none (see the module docstring)."""
     from . import __version__
 
     _check_names(files)
     out_dir = os.path.abspath(out_dir)
-    foreign, previous = foreign_files(out_dir)
-    if foreign and not force:
-        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-        raise OptionError(f"{out_dir} holds files the tool did not generate ({shown}); choose a "
-                          "new or empty directory, or pass --force to write beside them")
+    previous = check_target(out_dir, force)
     if os.path.exists(out_dir):
         for rel in sorted(files) + [MANIFEST]:
             why = _blocked(out_dir, rel)
@@ -211,3 +218,27 @@ def _move_in(stage: str, out_dir: str, names: list, stale: list) -> None:
         raise
     finally:
         shutil.rmtree(backup, ignore_errors=True)
+
+
+def split_resources(files: dict) -> tuple[dict, dict]:
+    """(sources, resources): Java's table layout reads its tables (Model.bin) as a resource,
+    which Maven and Gradle package only from src/main/resources/<package path>, not from
+    beside the .java file. Only Java's: Go embeds model.bin, C compiles its tables in."""
+    if not any(rel.endswith(".java") for rel in files):
+        raise OptionError("--resources is for Java (Go embeds model.bin beside model.go, C "
+                          "compiles its tables in); drop it")
+    data = {rel: c for rel, c in files.items() if isinstance(c, bytes)}
+    return {rel: c for rel, c in files.items() if rel not in data}, data
+
+
+def write_split(files: dict, out_dir: str, resources: str, force: bool = False) -> None:
+    """The sources into out_dir and the resources into `resources`, each all or nothing; both
+    directories are checked before either is written."""
+    sources, data = split_resources(files)
+    if os.path.abspath(out_dir) == os.path.abspath(resources):
+        write_output(files, out_dir, force=force)
+        return
+    for directory in (out_dir, resources):
+        check_target(os.path.abspath(directory), force)
+    write_output(data, resources, force=force)  # also clears a Model.bin of an earlier table layout
+    write_output(sources, out_dir, force=force)
