@@ -5,6 +5,8 @@ operation here mirrors, in order and in type, what the emitters generate.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import libm, preprocess as pp
@@ -264,6 +266,9 @@ def _exp(a: np.ndarray) -> np.ndarray:
     return libm.exp(a).reshape(a.shape)
 
 
+_c_log1p = np.frompyfunc(math.log1p, 1, 1)
+
+
 def postprocess(post: str, raw: np.ndarray, scale, params=()) -> np.ndarray:
     t = raw.dtype.type
     one = t(1)
@@ -306,7 +311,10 @@ def postprocess(post: str, raw: np.ndarray, scale, params=()) -> np.ndarray:
     if post == "hinge":
         return (raw > 0).astype(raw.dtype)
     if post == "softplus":
-        return np.log1p(_exp(raw))
+        e = _exp(raw)
+        if e.dtype == np.float64:   # LightGBM's log1p is the C library's; NumPy's is its own
+            return _c_log1p(e).astype(np.float64).reshape(e.shape)
+        return np.log1p(e)
     if post == "signed_square":
         return np.sign(raw) * raw * raw
     if post == "argmax":
