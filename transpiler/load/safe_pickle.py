@@ -85,6 +85,12 @@ scipy.sparse._csr scipy.sparse._csc scipy.sparse._coo scipy.sparse._bsr scipy.sp
 scipy.sparse._lil scipy.sparse._dok scipy.sparse._arrays
 """.split())
 
+# Classes old releases pickled under names that no longer exist -> the class that now holds the
+# same state (recorded from real pickles: tests/data/old_xgboost).
+RENAMED = {
+    ("xgboost.compat", "XGBoostLabelEncoder"): ("sklearn.preprocessing._label", "LabelEncoder"),
+}
+
 ESTIMATOR_PACKAGES = ("sklearn", "xgboost", "lightgbm")
 JOBLIB_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
 OLD_JOBLIB = {("joblib.numpy_pickle_compat", "NDArrayWrapper"),
@@ -125,12 +131,13 @@ def _is_estimator_class(obj, module: str, name: str) -> bool:
 
 
 def modern(module: str, name: str) -> tuple[str, str]:
-    """Python 2 names mapped as pickle itself maps them."""
+    """Python 2 names mapped as pickle itself maps them; RENAMED classes to their heirs."""
     if not isinstance(module, str) or not isinstance(name, str):
         raise UnsafePickleError(str(module)[:60], str(name)[:60])
     if (module, name) in NAME_MAPPING:
         return NAME_MAPPING[(module, name)]
-    return IMPORT_MAPPING.get(module, module), name
+    module = IMPORT_MAPPING.get(module, module)
+    return RENAMED.get((module, name), (module, name))
 
 
 def resolve(module: str, name: str):
