@@ -91,6 +91,18 @@ RENAMED = {
     ("xgboost.compat", "XGBoostLabelEncoder"): ("sklearn.preprocessing._label", "LabelEncoder"),
 }
 
+# Globals that pickles of older scikit-learn releases name and the installed one no longer
+# has (recorded from real pickles of 1.1-1.7): GradientBoosting's loss objects before 1.4, and
+# the Cython loss objects inside every loss, which 1.4-1.7 named under the bare module `_loss`.
+# The loaders read no more than their class names, so an inert record named like each stands in.
+OLD_RELEASE_GLOBALS = frozenset("""
+sklearn.ensemble._gb_losses:LeastSquaresError sklearn.ensemble._gb_losses:LeastAbsoluteError
+sklearn.ensemble._gb_losses:HuberLossFunction sklearn.ensemble._gb_losses:QuantileLossFunction
+sklearn.ensemble._gb_losses:BinomialDeviance sklearn.ensemble._gb_losses:MultinomialDeviance
+sklearn.ensemble._gb_losses:ExponentialLoss
+""".split())
+OLD_CYTHON_LOSS_MODULES = ("_loss", "sklearn._loss._loss")   # names "Cy...", "__pyx_unpickle_Cy..."
+
 ESTIMATOR_PACKAGES = ("sklearn", "xgboost", "lightgbm")
 JOBLIB_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
 OLD_JOBLIB = {("joblib.numpy_pickle_compat", "NDArrayWrapper"),
@@ -291,6 +303,10 @@ class RestrictedUnpickler(pickle._Unpickler):
             raise UnsafePickleError(module, name, "it was saved by joblib older than 0.10; "
                                     "load it with that joblib and save it again")
         module, name = modern(module, name)
+        if (f"{module}:{name}" in OLD_RELEASE_GLOBALS or (module in OLD_CYTHON_LOSS_MODULES
+                                                         and _pyx_name(name).startswith("Cy"))):
+            inert = records.record_class(records.InertRecord, module, _pyx_name(name))
+            return self._remember(_Factory(module, name, make=inert), module, name)
         started = time.monotonic()
         try:
             obj = resolve(module, name)
