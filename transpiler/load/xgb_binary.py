@@ -88,7 +88,7 @@ class _Reader:
         n = self.u64(what)
         if n > self.left() // 4:
             raise FormatError(f"{what} claims {n} values, more than the file holds")
-        return np.frombuffer(self.take(4 * n, what), dtype="<f4").astype(np.float32)
+        return _quiet(np.frombuffer(self.take(4 * n, what), dtype="<f4"))
 
     def records(self, dtype: np.dtype, n: int, what: str) -> np.ndarray:
         if n < 0 or n > self.left() // dtype.itemsize:
@@ -215,10 +215,17 @@ def _tree(r: _Reader, i: int, old: bool) -> dict:
     right = np.where(leaf, -1, nodes["right"]).astype(np.int64)
     return {"left_children": left, "right_children": right,
             "split_indices": np.where(leaf, 0, nodes["sindex"] & 0x7FFFFFFF).astype(np.int64),
-            "split_conditions": nodes["value"].astype(np.float32),
+            "split_conditions": _quiet(nodes["value"]),
             "default_left": (np.where(leaf, 0, nodes["sindex"] >> 31)).astype(np.int64),
-            "sum_hessian": stats["sum_hess"].astype(np.float32),
+            "sum_hessian": _quiet(stats["sum_hess"]),
             "tree_param": {"num_nodes": str(num_nodes), "size_leaf_vector": "1"}}
+
+
+def _quiet(values: np.ndarray) -> np.ndarray:
+    """float32 values with every NaN quiet: a signalling NaN's bits would warn when cast."""
+    out = values.astype(np.float32)
+    out[np.isnan(out)] = np.float32("nan")
+    return out
 
 
 def _gblinear(r: _Reader) -> dict:
