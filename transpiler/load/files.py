@@ -17,7 +17,7 @@ import warnings
 import zlib
 
 from ..errors import InputError, LoadNote, MissingDependencyError
-from . import records, safe_pickle
+from . import formats, records, safe_pickle
 from .budget import Budget
 
 HEAD_BYTES = 4096
@@ -82,6 +82,8 @@ def unpickle(path: str, trust: bool = False):
                 f"{safe_pickle._sklearn_version()}; check the model still predicts as expected"))
         return obj
     except safe_pickle.UnsafePickleError as exc:
+        if formats.other_library_class(exc.module, exc.name):
+            raise formats.unsupported_class(exc.module, exc.name) from None
         raise _refused(path, exc) from None
     except records.RecordError as exc:
         raise InputError(f"refused to load {path}: it holds {exc}, not what the library "
