@@ -142,8 +142,9 @@ def test_plugin_files_metadata_and_module_path():
     files = go_plugin.plugin_files(irm)
     assert set(files) == {"model.go", "plugin.go", "fixture.bin", "go.mod"}
     # the scoring code is the ordinary package's, only named main: no copied template
-    ordinary = transpiler.emit.emit(irm, "go", package="main")
-    assert files["model.go"] == ordinary["model.go"]
+    # (--package main itself is refused: the ordinary package is a library)
+    ordinary = transpiler.emit.emit(irm, "go", package="plugmain")
+    assert files["model.go"] == ordinary["model.go"].replace("plugmain", "main")
     text = re.search(r'const metadata = (".*")\n', files["plugin.go"]).group(1)
     meta = json.loads(codecs.decode(text[1:-1], "unicode_escape"))
     assert meta["feature_names"] == NASTY_NAMES and meta["classes"] == list(LABELS)

@@ -73,7 +73,7 @@ def test_verify_writes_output_only_after_it_passed(files, tmp_path):
     assert doc["ok"] and doc["rows"]["kinds"]["user"] == 150 and doc["max_ulps"] == 0
     assert doc["leaves"]["reached"] == doc["leaves"]["total"] > 0
     assert doc["labels"] == {"agree": doc["rows"]["compared"], "rows": doc["rows"]["compared"]}
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".transpiler-files", "CMakeLists.txt", "model.c", "model.h"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".transpiler-files", "model.c", "model.h"]
 
 
 def test_linear_model_rows_the_library_refuses_are_skipped():
@@ -130,8 +130,8 @@ def test_corrupted_threshold_is_caught_with_the_right_row(files, monkeypatch):
     require_toolchain("c")
     model, rows = files
     subject = run.open_subject(model)
-    bad, f, t, new_t = corrupt(run.case_files(subject, "c", "code"), subject.model)
-    monkeypatch.setattr(run, "case_files", lambda *a, **k: bad)
+    bad, f, t, new_t = corrupt(run.generate(subject, "c", layout="code"), subject.model)
+    monkeypatch.setattr(run, "generate", lambda *a, **k: bad)     # what the CLI builds
     result = invoke(model, "--lang", "c", "--data", rows, "--report", "json")
     assert result.exit_code == 1, result.output
     doc = json.loads(result.output.split("\nerror:")[0])
@@ -141,7 +141,7 @@ def test_corrupted_threshold_is_caught_with_the_right_row(files, monkeypatch):
         # exactly the rows between the old and the new threshold go the wrong way
         assert t < np.float32(m["input"][f]) <= new_t, m
         assert m["ir"] == m["expected"] != m["got"]          # the IR agrees: the code is wrong
-    text = report.render_text(run.verify_files(subject, bad, "c", rows=rows))
+    text = report.render_text(run.verify_files(subject, bad, "c", rows=rows, names={}))
     assert "result:     MISMATCH" in text and "first rows that differ:" in text
     assert "(rows.csv line" in text or "(derived: threshold)" in text
 
@@ -185,9 +185,9 @@ def test_rows_with_the_wrong_width(files, tmp_path):
 
 def test_build_error_shows_the_compiler_message(files, monkeypatch):
     require_toolchain("c")
-    broken = dict(run.case_files(run.open_subject(files[0]), "c"))
+    broken = dict(run.generate(run.open_subject(files[0]), "c"))
     broken["model.c"] = broken["model.c"].replace(" x[N_FEATURES];", " x[N_FEATURES]", 1)
-    monkeypatch.setattr(run, "case_files", lambda *a, **k: broken)
+    monkeypatch.setattr(run, "generate", lambda *a, **k: broken)
     result = invoke(files[0], "--lang", "c", "--verify")
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error: gcc failed") and "expected" in result.output
@@ -207,7 +207,7 @@ def test_check_cli(files, tmp_path):
     out = tmp_path / "gen"
     assert invoke(model, "--lang", "go", "--package", "iris", "-o", out).exit_code == 0
     ok = invoke(model, "--lang", "go", "--package", "iris", "--check", out)
-    assert ok.exit_code == 0 and "1 file in" in ok.output and "up to date" in ok.output
+    assert ok.exit_code == 0 and "2 files in" in ok.output   # model.go, model_test.go and "up to date" in ok.output
     drift = invoke(model, "--lang", "go", "--check", out)            # another package name
     assert drift.exit_code == 1
     assert "model.go: 4 lines removed, 4 added" in drift.output      # clause and comments

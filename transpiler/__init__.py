@@ -83,19 +83,14 @@ def explain(model_or_path: ModelInput, lang: str = "go", *, layout: str = "auto"
 
 
 def write(files: Mapping[str, str | bytes], directory: str | os.PathLike[str], *,
-          force: bool = False, resources: str | os.PathLike[str] | None = None) -> None:
+          force: bool = False) -> None:
     """Write `files` (from transpile) into `directory`, all of them or none: staged beside it
     and moved in, with a manifest (.transpiler-files) so a later write replaces them and
     deletes the ones no longer generated. A directory holding files the tool did not write is
-    refused (OptionError) unless force=True, which writes beside them and never touches them.
-    Java: `resources` is where the table layout's Model.bin goes (Maven and Gradle:
-    src/main/resources/<package path>), as `--resources`."""
-    from .outdir import write_output, write_split
+    refused (OptionError) unless force=True, which writes beside them and never touches them."""
+    from .outdir import write_output
 
-    if resources is None:
-        write_output(dict(files), os.fspath(directory), force=force)
-    else:
-        write_split(dict(files), os.fspath(directory), os.fspath(resources), force=force)
+    write_output(dict(files), os.fspath(directory), force=force)
 
 
 # The name `verify` is both this function and the stage package transpiler/verify/. The package
@@ -103,7 +98,9 @@ def write(files: Mapping[str, str | bytes], directory: str | os.PathLike[str], *
 # submodule later (`from transpiler.verify.run import ...`) does not rebind it.
 def verify(model_or_path: ModelInput, lang: str = "go", *, layout: str = "auto",
            rows: Any = None, tolerance: str | None = None, derived: bool = True,
-           trust_pickle: bool = False, **load_options: Any) -> Report:
+           package: str | None = None, function: str | None = None,
+           class_name: str | None = None, trust_pickle: bool = False,
+           **load_options: Any) -> Report:
     """Generate `lang` code, build it with the local toolchain, run it on rows and compare its
     outputs with the model's own (the library's predict where it is installed).
 
@@ -111,12 +108,14 @@ def verify(model_or_path: ModelInput, lang: str = "go", *, layout: str = "auto",
     derived from the model (thresholds, NaN, every leaf). tolerance: as `--tolerance` takes it
     ("0", "2ulp", "1e-9"), default what the model family allows. The Report's `ok` is True
     when every value agrees; `summary()` says what differs. Raises BuildError when the code
-    does not build (a missing toolchain included)."""
+    does not build (a missing toolchain included). package/function/class_name: the code is
+    built under these names, as transpile() gives it."""
     from .verify.run import verify as run
 
     _check_lang(lang)
     return run(model_or_path, lang, layout=layout, rows=rows, derived=derived,
-               tolerance=tolerance, load_options=_load_options(trust_pickle, load_options))
+               tolerance=tolerance, load_options=_load_options(trust_pickle, load_options),
+               package=package, function=function, class_name=class_name)
 
 
 def check(model_or_path: ModelInput, lang: str, directory: str | os.PathLike[str], *,

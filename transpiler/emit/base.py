@@ -17,7 +17,6 @@ import numpy as np
 
 from .. import ir
 from ..errors import OptionError
-from ..ir import libm
 from ..ir.evaluate import ZERO_THRESHOLD
 from . import stages
 from . import tables as tbl
@@ -175,12 +174,19 @@ class Target:
         ctx.update(self.extra_context(ctx))
         env = template_env()
         out = {}
-        files = {**self.files, **self.selftest_files} if selftest else self.files
-        for path, template in files.items():
-            text = env.get_template(template).render(**ctx)
-            out[path.format(**vars(names))] = self.finish(text)
+        for path, template in self.files.items():
+            out[path.format(**vars(names))] = self.finish(env.get_template(template).render(**ctx))
+        if selftest:
+            ctx.update(self.selftest_context(ctx, out))
+            for path, template in self.selftest_files.items():
+                text = env.get_template(template).render(**ctx)
+                out[path.format(**vars(names))] = self.finish(text)
         out.update(self.extra_files(ctx))
         return out
+
+    def selftest_context(self, ctx: dict, files: dict) -> dict:
+        """Self-test template variables that depend on the rendered model files."""
+        return {}
 
     def data_file(self, names: Names) -> str | None:
         """Where the table layout keeps its binary tables (tables.blob)."""
@@ -247,16 +253,6 @@ def about(model: ir.Model, target: Target) -> dict:
                 features=lines(model.feature_names))
 
 
-def libm_context(calls) -> dict:
-    """What templates/<lang>/libm.j2 needs: which of exp / expf to emit, tables, constants."""
-    return dict(libm=sorted(calls), **libm.hex_context(float.hex))
-
-
-def libm_source(lang: str, calls=("exp", "expf")) -> str:
-    """The libm include of one language on its own (proof programs and benchmarks)."""
-    return template_env().get_template(f"{lang}/libm.j2").render(**libm_context(calls))
-
-
 def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
     """Everything a template needs, already rendered as this language's text.
 
@@ -285,7 +281,6 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         big_block=False,
     )
     ctx["about"] = about(model, target)
-    ctx.update(libm_context(libm.uses(model)))
     A = target.array_name
     more, stage_arrays = stages.context(model, target)   # preprocessing, kernels, post params
     ctx.update(more)

@@ -3,30 +3,60 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 
 from ..ir.evaluate import ZERO_THRESHOLD
+from . import go_names
 from .base import Target
+from .go_names import GO_KEYWORDS
 
-GO_KEYWORDS = frozenset("""break case chan const continue default defer else fallthrough for func go
-goto if import interface map package range return select struct switch type var""".split())
 
 GO_TYPES = {"float64": "float64", "float32": "float32", "int32": "int32", "uint32": "uint32"}
 
 
 # (import spec, what in the code needs it), in gofmt's order
 GO_IMPORTS = (('_ "embed"', r"//go:embed"), ('"encoding/binary"', r"\bbinary\."),
-              ('"fmt"', r"\bfmt\."), ('"math"', r"\bmath\."))
+              ('"fmt"', r"\bfmt\."), ('"math"', r"\bmath\."),
+              ('"testing"', r"\btesting\."))
+
+
+# Go's math functions that are exact (correctly rounded or no rounding at all); any other
+# call (Exp, Log, Pow, Tanh...) may differ from the C library the self-test outputs came from.
+EXACT_MATH = frozenset("""Abs Copysign Float32bits Float32frombits Float64bits Float64frombits
+Inf IsInf IsNaN NaN Sqrt Floor Ceil Trunc Max Min Signbit FMA""".split())
 
 
 class Go(Target):
     name = "go"
     files = {"model.go": "go/model.go.j2"}
+    selftest_files = {"model_test.go": "go/model_test.go.j2"}
     keywords = GO_KEYWORDS
     default_package = "model"
     default_function = "Score"
     indent = "\t"
     types = GO_TYPES
     positive_infinity = "math.Inf(1)"
+
+    def names(self, package, function, class_name):
+        names = super().names(package, function, class_name)
+        go_names.check_function(names.function)
+        go_names.check_package(names.package)
+        return names
+
+    def render(self, model, names, layout, selftest=True):
+        # The user's function name is bound after rendering, where helpers it would collide
+        # with can be renamed (go_names.bind).
+        files = super().render(model, replace(names, function=go_names.PLACEHOLDER), layout,
+                               selftest)
+        return go_names.bind(files, names.function)
+
+    def selftest_context(self, ctx, files):
+        calls = set(re.findall(r"\bmath\.([A-Z]\w*)\(", files["model.go"]))
+        bits = lambda values: ",\n\t".join(", ".join(f"{v:#018x}" for v in values[i:i + 4])
+                                            for i in range(0, len(values), 4))
+        return {"inexact_math": sorted(calls - EXACT_MATH),
+                "selftest_rows": bits(ctx["selftest"]["rows"]),
+                "selftest_want": bits(ctx["selftest"]["want"])}
 
     def astral_escape(self, c):
         return f"\\U{c:08x}"

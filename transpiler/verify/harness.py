@@ -33,11 +33,13 @@ TIMEOUT = 900
 class Case:
     """One model's generated files for one language, and the rows to score."""
 
-    name: str            # an identifier: package (Go, Java) and function suffix (C)
+    name: str            # an identifier: the case's directory, and its names by default
     files: dict          # relative path -> text or bytes, as transpile returned them
     n_features: int
     n_outputs: int
     rows: np.ndarray
+    names: dict | None = None    # the package/function/class_name options the files were
+                                 # generated with; None: names_for(lang, name)
 
 
 def names_for(lang: str, name: str) -> dict:
@@ -45,6 +47,15 @@ def names_for(lang: str, name: str) -> dict:
     if lang == "c":
         return {"function": f"score_{name}"}
     return {"package": name}
+
+
+def case_names(lang: str, case: Case):
+    """The package, function and class names the case's code was generated with."""
+    from ..emit import TARGETS
+
+    given = names_for(lang, case.name) if case.names is None else case.names
+    return TARGETS[lang].names(given.get("package"), given.get("function"),
+                               given.get("class_name"))
 
 
 def missing_toolchain(lang: str) -> str | None:
@@ -164,22 +175,43 @@ func main() {
 
 
 def _build_go(cases, workdir):
-    for case in cases:
-        write_files(os.path.join(workdir, case.name), case.files)
+    imports, table = [], []
+    for i, case in enumerate(cases):
+        d = os.path.join(workdir, case.name)
+        write_files(d, case.files)
+        names = case_names("go", case)
+        score, batch = names.function, names.function + "Batch"
+        if not score[0].isupper():    # unexported: the driver reaches it through exported aliases
+            score, batch = _go_exports(d, names, case.files)
+        imports.append(f'\tm{i} "cases/{case.name}"')
+        table.append(f"\t{{m{i}.{score}, m{i}.{batch}, {case.n_features}, {case.n_outputs}}},")
     with open(os.path.join(workdir, "go.mod"), "w") as fh:
         fh.write("module cases\n\ngo 1.21\n")
-    imports = "\n".join(f'\t{c.name} "cases/{c.name}"' for c in cases)
-    table = "\n".join(f"\t{{{c.name}.Score, {c.name}.ScoreBatch, {c.n_features}, {c.n_outputs}}},"
-                      for c in cases)
     os.makedirs(os.path.join(workdir, "driver"), exist_ok=True)
     with open(os.path.join(workdir, "driver", "main.go"), "w") as fh:
-        fh.write(GO_DRIVER % {"imports": imports, "table": table})
+        fh.write(GO_DRIVER % {"imports": "\n".join(imports), "table": "\n".join(table)})
     unformatted = _run(["gofmt", "-l"] + [c.name for c in cases], workdir, "gofmt").strip()
     if unformatted:
         raise BuildError(f"gofmt would reformat: {unformatted}")
     _run(["go", "vet", "./..."], workdir, "go vet")
     _run(["go", "build", "-o", "drv", "./driver"], workdir, "go build")
+    # every case package's own self-test (model_test.go), as a user's plain `go test` runs it
+    _run(["go", "test", "-count=1", "-vet=off", "./..."], workdir, "go test (the generated self-tests)")
     return [os.path.join(workdir, "drv")]
+
+
+def _go_exports(directory, names, files):
+    """Exported aliases of an unexported scoring function, in a file beside the case's own."""
+    from ..emit.go_names import identifiers
+
+    taken = set().union(*(identifiers(t) for t in files.values() if isinstance(t, str)))
+    score = next(n for n in (f"HarnessScore{k or ''}" for k in range(len(taken) + 1))
+                 if n not in taken and n + "Batch" not in taken)
+    with open(os.path.join(directory, "zz_harness.go"), "w") as fh:
+        fh.write(f"package {names.package}\n\n// Exported for the test driver.\n"
+                 f"var {score} = {names.function}\n\n"
+                 f"var {score}Batch = {names.function}Batch\n")
+    return score, score + "Batch"
 
 
 # --- C ------------------------------------------------------------------------------------
@@ -228,12 +260,13 @@ def _build_c(cases, workdir):
             obj = os.path.join(d, src[:-2] + ".o")
             objects.append(obj)
             jobs.append(["gcc", *STRICT_C, "-I", d, "-c", os.path.join(d, src), "-o", obj])
-    decls = "\n".join(f"void score_{c.name}(const double *, double *);\n"
-                      f"void score_{c.name}_batch(const double *, size_t, double *);" for c in cases)
+    fns = [case_names("c", c).function for c in cases]
+    decls = "\n".join(f"void {f}(const double *, double *);\n"
+                      f"void {f}_batch(const double *, size_t, double *);" for f in fns)
     driver = os.path.join(workdir, "driver.c")
     with open(driver, "w") as fh:
-        fh.write(C_DRIVER % {"decls": decls, "table": ", ".join(f"score_{c.name}" for c in cases),
-                             "batch": ", ".join(f"score_{c.name}_batch" for c in cases),
+        fh.write(C_DRIVER % {"decls": decls, "table": ", ".join(fns),
+                             "batch": ", ".join(f"{f}_batch" for f in fns),
                              "nf": ", ".join(str(c.n_features) for c in cases),
                              "no": ", ".join(str(c.n_outputs) for c in cases)})
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
@@ -245,53 +278,53 @@ def _build_c(cases, workdir):
 
 # --- Java ---------------------------------------------------------------------------------
 
-JAVA_DRIVER = """import java.io.IOException;
+# The driver lives in its own package (no user name contains '$') and reaches each case's
+# class by reflection, so no package, class or method name the user chose can clash with or
+# hide a name of the driver's (a class `Math`, a package `java`).
+JAVA_DRIVER = """package driver$;
+
+import java.io.IOException;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Paths;
 
 public final class Driver {
+    private static final String[] CLASSES = {%(classes)s};
+    private static final String[] FUNCTIONS = {%(functions)s};
     private static final int[] OUTPUTS = {%(outputs)s};
 
     private Driver() {
     }
 
-    private static int outputs(int idx) {
-        return OUTPUTS[idx];
-    }
-
-    private static double[] score(int idx, double[] row) {
-        switch (idx) {
-%(cases)s
-            default:
-                throw new IllegalArgumentException("no case " + idx);
+    private static Object call(Method m, Object... args) throws Exception {
+        try {
+            return m.invoke(null, args);
+        } catch (InvocationTargetException e) {
+            throw (Exception) e.getCause();
         }
     }
 
-    private static void batch(int idx, double[] rows, int n, double[] out) {
-        switch (idx) {
-%(batches)s
-            default:
-                throw new IllegalArgumentException("no case " + idx);
-        }
-    }
-
-    public static void main(String[] args) throws IOException {
+    public static void main(String[] args) throws Exception {
         boolean batch = args[0].equals("batch");
         for (int i = 1; i + 3 < args.length; i += 4) {
             int idx = Integer.parseInt(args[i]);
             int n = Integer.parseInt(args[i + 3]);
+            Class<?> model = Class.forName(CLASSES[idx]);
+            Method score = model.getMethod(FUNCTIONS[idx], double[].class);
+            Method scoreBatch = model.getMethod(FUNCTIONS[idx] + "Batch", double[].class, int.class,
+                double[].class);
             ByteBuffer in = ByteBuffer.wrap(Files.readAllBytes(Paths.get(args[i + 1])))
                 .order(ByteOrder.LITTLE_ENDIAN);
             int nf = in.capacity() / 8 / Math.max(n, 1);
-            ByteBuffer out = null;
+            ByteBuffer out = ByteBuffer.allocate(8 * OUTPUTS[idx] * n).order(ByteOrder.LITTLE_ENDIAN);
             if (batch) {
                 double[] rows = new double[n * nf];
                 in.asDoubleBuffer().get(rows);
-                double[] res = new double[n * outputs(idx)];
-                batch(idx, rows, n, res);
-                out = ByteBuffer.allocate(8 * res.length).order(ByteOrder.LITTLE_ENDIAN);
+                double[] res = new double[n * OUTPUTS[idx]];
+                call(scoreBatch, rows, n, res);
                 for (double v : res) {
                     out.putDouble(v);
                 }
@@ -302,15 +335,11 @@ public final class Driver {
                 for (int j = 0; j < nf; j++) {
                     row[j] = in.getDouble();
                 }
-                double[] res = score(idx, row);
-                if (out == null) {
-                    out = ByteBuffer.allocate(8 * res.length * n).order(ByteOrder.LITTLE_ENDIAN);
-                }
-                for (double v : res) {
+                for (double v : (double[]) call(score, (Object) row)) {
                     out.putDouble(v);
                 }
             }
-            Files.write(Paths.get(args[i + 2]), out == null ? new byte[0] : out.array());
+            Files.write(Paths.get(args[i + 2]), out.array());
         }
     }
 }
@@ -318,26 +347,30 @@ public final class Driver {
 
 
 def _build_java(cases, workdir):
-    sources = []
+    sources, classes, functions = [], [], []
     for case in cases:
         d = os.path.join(workdir, "src", case.name)
         write_files(d, case.files)
         sources += [os.path.join(d, f) for f in case.files if f.endswith(".java")]
-    body = "\n".join(f"            case {i}:\n                return {c.name}.Model.score(row);"
-                     for i, c in enumerate(cases))
-    batches = "\n".join(f"            case {i}:\n                {c.name}.Model.scoreBatch(rows, n, out);\n"
-                        "                return;" for i, c in enumerate(cases))
+        names = case_names("java", case)
+        classes.append(f'"{names.package}.{names.class_name}"' if names.package
+                       else f'"{names.class_name}"')
+        functions.append(f'"{names.function}"')
     outputs = ", ".join(str(c.n_outputs) for c in cases)
-    driver = os.path.join(workdir, "src", "Driver.java")
+    driver = os.path.join(workdir, "src", "driver$", "Driver.java")
+    os.makedirs(os.path.dirname(driver), exist_ok=True)
     with open(driver, "w") as fh:
-        fh.write(JAVA_DRIVER % {"cases": body, "batches": batches, "outputs": outputs})
-    classes = os.path.join(workdir, "classes")
+        fh.write(JAVA_DRIVER % {"classes": ", ".join(classes), "functions": ", ".join(functions),
+                                "outputs": outputs})
+    out = os.path.join(workdir, "classes")
     argfile = os.path.join(workdir, "sources.txt")
     with open(argfile, "w") as fh:
         fh.write("\n".join([driver, *sources]))
-    _run(["javac", *STRICT_JAVA, "-d", classes, f"@{argfile}"], workdir, "javac")
+    _run(["javac", *STRICT_JAVA, "-d", out, f"@{argfile}"], workdir, "javac")
     for case in cases:  # resources (e.g. model tables) go beside their class
+        package = case_names("java", case).package
         for rel, content in case.files.items():
             if not rel.endswith(".java"):
-                write_files(os.path.join(classes, case.name), {rel: content})
-    return ["java", "-Xss16m", "-cp", classes, "Driver"]
+                write_files(os.path.join(out, *package.split(".")) if package else out,
+                            {rel: content})
+    return ["java", "-Xss16m", "-cp", out, "driver$.Driver"]

@@ -71,29 +71,41 @@ def generate(subject: Subject, lang: str, **options) -> dict:
     return emit.emit(subject.model, lang, **options)
 
 
-def case_files(model, lang: str, layout: str = "auto") -> dict:
-    """Generated files named as the build harness expects them (see harness.names_for)."""
+NAME_OPTIONS = ("package", "function", "class_name")
+
+
+def case_files(model, lang: str, layout: str = "auto", **options) -> dict:
+    """The files transpile() gives with these options (names, selftest), as verify builds them.
+    Without names: named as the build harness names a case (harness.names_for)."""
     from .. import emit
 
     model = model.model if isinstance(model, Subject) else model
-    return emit.emit(model, lang, layout=layout, **harness.names_for(lang, CASE))
+    if not any(options.get(k) is not None for k in NAME_OPTIONS):
+        options.update(harness.names_for(lang, CASE))
+    return emit.emit(model, lang, layout=layout, **options)
 
 
 def verify(model_or_path, lang: str, *, layout: str = "auto", rows=None, derived: bool = True,
-           tolerance=None, load_options: dict | None = None, progress=None) -> reports.Report:
-    """Generate `lang` code for a model and verify it; the options are verify_files'."""
+           tolerance=None, load_options: dict | None = None, progress=None,
+           **options) -> reports.Report:
+    """Generate `lang` code for a model and verify it; options are transpile()'s names and
+    selftest, the others verify_files'."""
     if progress:
         progress(STAGES[0])
     subject = open_subject(model_or_path, load_options)
-    return verify_files(subject, case_files(subject, lang, layout), lang, rows=rows,
-                        derived=derived, tolerance=tolerance, progress=progress)
+    named = {k: options[k] for k in NAME_OPTIONS if options.get(k) is not None}
+    return verify_files(subject, case_files(subject, lang, layout, **options), lang, rows=rows,
+                        derived=derived, tolerance=tolerance, progress=progress,
+                        names=named or None)
 
 
 def verify_files(model_or_path, files: dict, lang: str, *, rows=None, derived: bool = True,
                  tolerance=None, load_options: dict | None = None,
-                 progress=None) -> reports.Report:
+                 progress=None, names: dict | None = None) -> reports.Report:
     """Build `files` (from case_files), run them on rows, compare with the model itself.
 
+    names: the package/function/class_name options the files were generated with (None for
+    a language's default); None: the harness's own (harness.names_for, as case_files names).
     rows: the user's rows (a CSV/.npy/Parquet path, an array or a DataFrame), or None.
     derived: add rows derived from the model (thresholds, NaN, leaves, categories, random).
     tolerance: a Tolerance, a string as `--tolerance` takes it, or None for the family default.
@@ -107,7 +119,7 @@ def verify_files(model_or_path, files: dict, lang: str, *, rows=None, derived: b
     user = None if rows is None else data.user_rows(rows, model)
     rs = data.row_set(model, user, derived=derived)
     say(STAGES[2])
-    case = harness.Case(CASE, files, model.n_features, model.n_outputs, rs.rows)
+    case = harness.Case(CASE, files, model.n_features, model.n_outputs, rs.rows, names)
     got = harness.run_cases(lang, [case])[CASE]
     say(STAGES[3])
     ref = reference(subject.source, subject.library, subject.native, model, rs.rows,
