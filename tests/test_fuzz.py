@@ -6,8 +6,9 @@
    the IR evaluator's numbers bit for bit on random rows aimed at those values, in both
    layouts. One hypothesis example is a whole batch of models, built in one toolchain call
    per language, so the file stays fast.
-2. Parser fuzzing: mutated XGBoost JSON/UBJ and LightGBM text files either load into a model
-   that evaluates and emits, or fail with the tool's own one-line error; nothing else escapes.
+2. Parser fuzzing: mutated XGBoost JSON/UBJ/legacy binary and LightGBM text files either load
+   into a model that evaluates and emits, or fail with the tool's own one-line error; nothing
+   else escapes.
 """
 from __future__ import annotations
 
@@ -217,7 +218,14 @@ def seeds(tmp_path_factory):
     lightgbm.train({**common, "objective": "multiclass", "num_class": 3},
                    lightgbm.Dataset(df, yc, categorical_feature=["e"]), 2).save_model(d / "multi.txt")
     lightgbm.train({**common, "linear_tree": True}, lightgbm.Dataset(X, y), 2).save_model(d / "linear.txt")
-    return {p.name: p.read_bytes() for p in sorted(d.iterdir())}
+    out = {p.name: p.read_bytes() for p in sorted(d.iterdir())}
+    # the legacy binary format, as xgboost 0.90 (no magic) and 1.3 / 2.0 (binf) wrote it
+    old = os.path.join(os.path.dirname(__file__), "data", "old_xgboost")
+    for version, name in (("0.90", "dart"), ("0.90", "linear"), ("1.3.3", "multi"),
+                          ("1.3.3", "poisson"), ("2.0.3", "binary")):
+        with open(os.path.join(old, version, f"{name}.model"), "rb") as fh:
+            out[f"bin{version.replace('.', '')}{name}.model"] = fh.read()
+    return out
 
 
 ODD_VALUES = [None, -1, 0, 1, 2 ** 31, -2 ** 31, 10 ** 20, 1e308, float("nan"), float("inf"), "x",
@@ -239,8 +247,17 @@ def _paths(doc):
     return out
 
 
+ODD_INT32 = [-1, 0, 1, 2, 3, 7, 1000, 65536, 2 ** 31 - 1, -2 ** 31]
+
+
 def mutate(name: str, data: bytes, r: random.Random) -> bytes:
-    if r.random() < 0.25 or name.endswith(".ubj"):
+    if name.endswith(".model") and r.random() < 0.6:        # binary: a count or index edited
+        b = bytearray(data)
+        for _ in range(r.randint(1, 4)):
+            i = r.randrange(len(b) - 4) & ~3
+            b[i:i + 4] = r.choice(ODD_INT32).to_bytes(4, "little", signed=True)
+        return bytes(b)
+    if r.random() < 0.25 or name.endswith((".ubj", ".model")):
         b = bytearray(data)
         if r.random() < 0.3:
             return bytes(b[:r.randrange(len(b))])           # truncated
@@ -284,7 +301,7 @@ def mutate(name: str, data: bytes, r: random.Random) -> bytes:
     return "\n".join(lines).encode()
 
 
-@settings(max_examples=400, deadline=2000, derandomize=True, database=None,
+@settings(max_examples=600, deadline=2000, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
 @given(pick=st.integers(0, 100), seed=st.integers(0, 2 ** 32))
 def test_mutated_native_files_fail_cleanly(seeds, tmp_path_factory, pick, seed):

@@ -1,6 +1,7 @@
-"""XGBoost: predict == IR evaluator bit for bit (0 ulp on >= 99.9% of values, 1 float32 ulp at
-most where libm's expf and a correctly rounded exp differ), for every booster and objective the
-loader supports; native .json/.ubj files read without xgboost; old schemas; clear errors."""
+"""XGBoost: predict == IR evaluator == generated code bit for bit, probabilities included (the
+evaluator and the code compute glibc's expf, as XGBoost does), for every booster and objective
+the loader supports, on the derived rows and 10,000 random rows; native .json/.ubj files read
+without xgboost; old schemas; clear errors."""
 from __future__ import annotations
 
 import functools
@@ -73,11 +74,19 @@ def fit(model, X_, y_, **kw):
     return model.fit(X_, y_, **kw)
 
 
+def random_rows(n=10_000, seed=1):
+    """Rows spread like X (one decimal, so many sit on thresholds), 10% NaN."""
+    r = np.random.default_rng(seed)
+    rows = np.round(r.normal(size=(n, X.shape[1])) * 1.3, 1)
+    rows[r.random(rows.shape) < 0.1] = np.nan
+    return rows
+
+
 def _case_builders():
     reg = xgb.XGBRegressor
     cases = {}
 
-    def add(name, make, rows, method="predict", options=None, max_ulp=1, min_exact=0.999):
+    def add(name, make, rows, method="predict", options=None, max_ulp=0, min_exact=1.0):
         cases[name] = (make, rows, method, options or {}, max_ulp, min_exact)
 
     for obj, target in [("reg:squarederror", y), ("reg:squaredlogerror", ypos),
@@ -96,13 +105,11 @@ def _case_builders():
         Xnan, lambda m: lambda r: m.predict(r, output_margin=True))
     add("clf_hinge", lambda: fit(xgb.XGBClassifier(objective="binary:hinge", **SMALL), Xnan, ybin),
         Xnan, lambda m: lambda r: m.get_booster().inplace_predict(r))
-    # softmax: when glibc's expf is 1 ulp off one exp, the quotient can move by 2 ulp
-    add("clf_softprob", lambda: fit(xgb.XGBClassifier(**SMALL), Xnan, y4), Xnan, "predict_proba",
-        max_ulp=2)
-    # predict_proba of multi:softmax is scipy.special.softmax over float32 margins: NumPy's own
-    # float32 exp, up to a few ulp from C's expf, which no generated code can reproduce.
+    add("clf_softprob", lambda: fit(xgb.XGBClassifier(**SMALL), Xnan, y4), Xnan, "predict_proba")
+    # predict_proba of multi:softmax is the wrapper's scipy.special.softmax over float32 margins:
+    # NumPy's own SIMD float32 exp (AVX-512 here), not glibc's; measured up to 5 ulp away.
     add("clf_softmax", lambda: fit(xgb.XGBClassifier(objective="multi:softmax", **SMALL), Xnan, y4),
-        Xnan, "predict_proba", max_ulp=4, min_exact=0.4)
+        Xnan, "predict_proba", max_ulp=6, min_exact=0.4)
     add("booster_softmax", lambda: fit(xgb.XGBClassifier(objective="multi:softmax", **SMALL),
                                        Xnan, y4).get_booster(), Xnan, "dmatrix")
     add("clf_multilabel", lambda: fit(xgb.XGBClassifier(**SMALL), Xnan, np.c_[ybin, y4 > 1]),
@@ -116,14 +123,14 @@ def _case_builders():
                                        **SMALL), Xnan, Y2), Xnan)
     add("dart", lambda: fit(reg(booster="dart", rate_drop=0.3, **SMALL), Xnan, y), Xnan)
     add("dart_clf_multi", lambda: fit(xgb.XGBClassifier(booster="dart", rate_drop=0.3, **SMALL),
-                                      Xnan, y4), Xnan, "predict_proba", max_ulp=2)
+                                      Xnan, y4), Xnan, "predict_proba")
     add("dart_booster", lambda: fit(xgb.XGBClassifier(booster="dart", rate_drop=0.3, **SMALL),
                                     Xnan, ybin).get_booster(), Xnan, "dmatrix")
     Xz = np.nan_to_num(Xnan)
     add("gblinear", lambda: fit(reg(booster="gblinear", n_estimators=12, n_jobs=1), Xz, y), Xnan)
     add("gblinear_multi", lambda: fit(xgb.XGBClassifier(booster="gblinear", n_estimators=12,
                                                         n_jobs=1), Xz, y4),
-        Xnan, "predict_proba", max_ulp=2)
+        Xnan, "predict_proba")
     add("gblinear_missing", lambda: fit(xgb.XGBClassifier(booster="gblinear", n_estimators=12,
                                                           missing=0.5, n_jobs=1), Xz, ybin),
         np.where(rng.random(X.shape) < 0.2, 0.5, Xnan), "predict_proba")
@@ -131,8 +138,7 @@ def _case_builders():
     X999[::7, 0] = -999.00001   # rounds to the same float32 as -999: missing for XGBoost too
     add("missing_-999", lambda: fit(reg(missing=-999.0, **SMALL), X999, y), X999)
     add("rf_reg", lambda: fit(xgb.XGBRFRegressor(**SMALL), Xnan, y), Xnan)
-    add("rf_clf", lambda: fit(xgb.XGBRFClassifier(**SMALL), Xnan, y4), Xnan, "predict_proba",
-        max_ulp=2)
+    add("rf_clf", lambda: fit(xgb.XGBRFClassifier(**SMALL), Xnan, y4), Xnan, "predict_proba")
     add("rf_booster_depth6", lambda: fit(xgb.XGBRFRegressor(n_estimators=5, max_depth=6, n_jobs=1),
                                          Xnan, y).get_booster(), Xnan, "dmatrix")
     add("early_stopping", lambda: fit(reg(n_estimators=30, max_depth=3, learning_rate=0.5,
@@ -162,7 +168,7 @@ def case(name):
     else:
         ref = getattr(model, method)
     irm = load(model, **options)
-    fx = fixture_rows(irm, rows)
+    fx = np.vstack([fixture_rows(irm, rows), random_rows(seed=len(name))])
     return model, irm, fx, ref, max_ulp, min_exact
 
 
@@ -186,11 +192,7 @@ def test_ir_matches_xgboost(name):
     model, irm, rows, ref, max_ulp, min_exact = case(name)
     # The loader's part, the margins, must be bit-exact everywhere...
     assert_bits(raw_scores(irm, rows), margins(model, rows), f"{name} margins", 0, 1.0)
-    # ...and the outputs too, but for exp: the evaluator's exp is correctly rounded, glibc's
-    # expf (XGBoost) is not for about 1 input in 1700; many rows share a margin, so one such
-    # margin can touch up to ~1% of the rows (measured: 6 of 761 for reg:tweedie).
-    if irm.post in ("exp", "sigmoid", "binary_sigmoid", "softmax") and min_exact > 0.99:
-        min_exact = 0.99
+    # ...and the outputs too, through glibc's expf as XGBoost computes them
     assert_bits(ir.evaluate(irm, rows), ref(rows), name, max_ulp, min_exact)
     reached, total = leaf_coverage(irm, rows)
     assert reached == total, f"fixture rows reach {reached} of {total} leaves"
@@ -420,7 +422,7 @@ def _as_schema_1_0(doc):
             tree.pop(key)
         tree["default_left"] = [bool(v) for v in tree["default_left"]]
         tree["tree_param"]["size_leaf_vector"] = "0"
-    doc["version"] = [1, 0, 0]
+    doc["version"] = [1, 4, 0]      # before 1.3 the base score was added last (test_old_xgboost)
     return doc
 
 
@@ -468,10 +470,10 @@ def _one_line(exc):
 
 def test_unsupported_objective_is_named(tmp_path):
     doc = _doc(case("reg:squarederror")[0])
-    doc["learner"]["objective"]["name"] = "survival:aft"
+    doc["learner"]["objective"]["name"] = "reg:mystery"
     with pytest.raises(UnsupportedModelError) as exc:
-        load(_write(tmp_path, "aft.json", doc))
-    assert "survival:aft" in _one_line(exc)
+        load(_write(tmp_path, "mystery.json", doc))
+    assert "'reg:mystery'" in _one_line(exc) and "reg:squarederror" in _one_line(exc)
 
 
 def test_unsupported_booster_is_named(tmp_path):
@@ -570,7 +572,7 @@ def e2e_case(name):
             enable_categorical=True))
         return irm, rows, ref, 0, 1.0
     model, irm, rows, ref, max_ulp, min_exact = case(name)
-    return irm, rows, ref(rows), max_ulp, min(min_exact, 0.99)
+    return irm, rows, ref(rows), max_ulp, min_exact
 
 
 def _key(name, layout):

@@ -83,14 +83,19 @@ def explain(model_or_path: ModelInput, lang: str = "go", *, layout: str = "auto"
 
 
 def write(files: Mapping[str, str | bytes], directory: str | os.PathLike[str], *,
-          force: bool = False) -> None:
+          force: bool = False, resources: str | os.PathLike[str] | None = None) -> None:
     """Write `files` (from transpile) into `directory`, all of them or none: staged beside it
     and moved in, with a manifest (.transpiler-files) so a later write replaces them and
     deletes the ones no longer generated. A directory holding files the tool did not write is
-    refused (OptionError) unless force=True, which writes beside them and never touches them."""
-    from .outdir import write_output
+    refused (OptionError) unless force=True, which writes beside them and never touches them.
+    Java: `resources` is where the table layout's Model.bin goes (Maven and Gradle:
+    src/main/resources/<package path>), as `--resources`."""
+    from .outdir import write_output, write_split
 
-    write_output(dict(files), os.fspath(directory), force=force)
+    if resources is None:
+        write_output(dict(files), os.fspath(directory), force=force)
+    else:
+        write_split(dict(files), os.fspath(directory), os.fspath(resources), force=force)
 
 
 # The name `verify` is both this function and the stage package transpiler/verify/. The package

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 from typing import Annotated, Optional
 
 import typer
@@ -40,11 +41,40 @@ def choice(value: Optional[str], choices, option: str) -> str:
     return value
 
 
-def write_output(files: dict, out_dir: str, force: bool = False) -> None:
-    """All files into out_dir or none; refuses a directory holding others' files unless force."""
-    from .outdir import write_output as write
+def write_output(files: dict, out_dir: str, force: bool = False, resources: Optional[str] = None) -> None:
+    """All files into out_dir or none; refuses a directory holding others' files unless force.
+    Java's Model.bin goes to `resources` when given."""
+    from . import write
 
-    write(files, out_dir, force=force)
+    write(files, out_dir, force=force, resources=resources)
+
+
+def one_line(text: str) -> str:
+    """A message as one line on the terminal, whatever a path in it holds."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def notes(caught, model: str) -> list[str]:
+    """The warnings worth a `note:` line after a successful run: ours (LoadNote), and the first
+    scikit-learn version mismatch (its own warning takes three lines, one per estimator)."""
+    from .errors import LoadNote
+
+    out, mismatch = [], False
+    for w in caught:
+        if issubclass(w.category, LoadNote):
+            line = str(w.message)
+        elif w.category.__name__ == "InconsistentVersionWarning" and not mismatch:
+            msg = w.message
+            mismatch = True
+            line = (f"{model} holds a {getattr(msg, 'estimator_name', 'model')} pickled by "
+                    f"scikit-learn {getattr(msg, 'original_sklearn_version', '?')}, read with "
+                    f"{getattr(msg, 'current_sklearn_version', '?')}; check the model still "
+                    "predicts as expected")
+        else:
+            continue
+        if line not in out:
+            out.append(line)
+    return out
 
 
 def print_output(files: dict) -> None:
@@ -96,6 +126,7 @@ def transpile(
     tolerance: Annotated[Optional[str], typer.Option("--tolerance", help="Allowed difference: a relative error (1e-9), ulps (2ulp) or 0. [default: what the model family allows]", show_default=False)] = None,
     report: Annotated[Optional[str], typer.Option("--report", help="Verification report format: text, json, junit. [default: text]", show_default=False)] = None,
     check: Annotated[Optional[str], typer.Option("--check", help="Exit 1 if the files in this directory differ from what would be generated now; writes nothing.", show_default=False)] = None,
+    resources: Annotated[Optional[str], typer.Option("--resources", help="Java: the directory for the table layout's Model.bin (Maven, Gradle: src/main/resources/<package path>). [default: beside Model.java]", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Write into -o even when it holds files the tool did not generate (they are kept).")] = False,
     trust_pickle: Annotated[bool, typer.Option("--trust-pickle", help="Load the pickle with the full pickle module, which can run any code in the file: only for files you trust.")] = False,
     models: Annotated[bool, typer.Option("--list-models", help="List the supported models and exit.")] = False,
@@ -110,43 +141,52 @@ def transpile(
     if models:
         list_models()
         return
-    try:
-        if model is None:
-            raise OptionError("missing MODEL: give the model file to translate (see --help)")
-        lang = choice(lang, LANGUAGES, "--lang")
-        layout = choice(layout, LAYOUTS, "--layout")
-        names = dict(package=package, function=function, class_name=class_name, layout=layout,
-                     plugin=plugin, loader=loader, selftest=not no_selftest)
-        load = {"trust_pickle": True} if trust_pickle else {}
-        if trust_pickle:
-            typer.echo("warning: --trust-pickle: loading the file with the full pickle module, "
-                       "which runs any code it holds", err=True)
-        if verify or data or tolerance or report or check:
-            verify_and_check(model, lang, names, output=output, data=data, tolerance=tolerance,
-                             report=report, check=check, verify=verify or bool(data or tolerance or report),
-                             force=force, load=load)
-            return
-        from . import to_ir, transpile as run
+    with warnings.catch_warnings(record=True) as caught:   # libraries' warnings: not ours to print
+        warnings.simplefilter("always")
+        try:
+            if model is None:
+                raise OptionError("missing MODEL: give the model file to translate (see --help)")
+            lang = choice(lang, LANGUAGES, "--lang")
+            layout = choice(layout, LAYOUTS, "--layout")
+            names = dict(package=package, function=function, class_name=class_name, layout=layout,
+                         plugin=plugin, loader=loader, selftest=not no_selftest)
+            load = {"trust_pickle": True} if trust_pickle else {}
+            if trust_pickle:
+                typer.echo("warning: --trust-pickle: loading the file with the full pickle module, "
+                           "which runs any code it holds", err=True)
+            if verify or data or tolerance or report or check:
+                verify_and_check(model, lang, names, output=output, data=data, tolerance=tolerance,
+                                 report=report, check=check, verify=verify or bool(data or tolerance or report),
+                                 force=force, load=load, resources=resources)
+            else:
+                from . import to_ir, transpile as run
 
-        irm = to_ir(model, **load)
-        files = run(irm, lang, **names)
-        if output is None:
-            print_output(files)
-        else:
-            write_output(files, output, force=force)
-        if verbose:
-            tell(irm, lang, layout, files, output)
-    except TranspilerError as exc:
-        if debug:
-            raise
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code)
-    except Exception as exc:  # a bug: say so in one line unless asked for the traceback
-        if debug:
-            raise
-        typer.echo(f"error: internal error {type(exc).__name__}: {exc}; "
-                   "rerun with --debug and report it", err=True)
-        raise typer.Exit(3)
+                irm = to_ir(model, **load)
+                files = run(irm, lang, **names)
+                if output is None:
+                    if resources is not None:   # the tables to their directory, the source to stdout
+                        from .outdir import split_resources, write_output as put
+
+                        files, tables = split_resources(files)
+                        put(tables, resources, force=force)
+                    print_output(files)
+                else:
+                    write_output(files, output, force=force, resources=resources)
+                if verbose:
+                    tell(irm, lang, layout, files, output)
+            for line in notes(caught, model):
+                typer.echo(one_line(f"note: {line}"), err=True)
+        except TranspilerError as exc:
+            if debug:
+                raise
+            typer.echo(one_line(f"error: {exc}"), err=True)
+            raise typer.Exit(exc.exit_code)
+        except Exception as exc:  # a bug: say so in one line unless asked for the traceback
+            if debug:
+                raise
+            typer.echo(one_line(f"error: internal error {type(exc).__name__}: {exc}; "
+                                "rerun with --debug and report it"), err=True)
+            raise typer.Exit(3)
 
 
 # --- verify and check ----------------------------------------------------------------------
@@ -176,7 +216,8 @@ def progress_bar():
 
 
 def verify_and_check(model: str, lang: str, names: dict, *, output, data, tolerance, report,
-                     check, verify: bool, force: bool = False, load: dict | None = None) -> None:
+                     check, verify: bool, force: bool = False, load: dict | None = None,
+                     resources: Optional[str] = None) -> None:
     """--check DIR and --verify: print what was found; raise MismatchError (exit 1) on drift or
     a mismatch. With -o, the files are written only after verification passed."""
     from .verify import check as checks
@@ -192,7 +233,17 @@ def verify_and_check(model: str, lang: str, names: dict, *, output, data, tolera
         subject = open_subject(model, load)
     failures = []
     if check is not None:
-        result = checks.check_files(generate(subject, lang, **names), check)
+        files = generate(subject, lang, **names)
+        if resources is None:
+            result = checks.check_files(files, check)
+        else:   # the sources in DIR, the tables in the resources directory
+            from .outdir import split_resources
+
+            sources, data = split_resources(files)
+            result, tables = checks.check_files(sources, check), checks.check_files(data, resources)
+            result.missing += [f"{resources}/{rel}" for rel in tables.missing]
+            result.changed += [(f"{resources}/{rel}", *rest) for rel, *rest in tables.changed]
+            result.same += tables.same
         redo = f"transpile {model} --lang {lang} -o {check} (with the same options)"
         typer.echo(checks.render(result, redo), nl=False, err=fmt != "text")
         if not result.ok:
@@ -213,7 +264,8 @@ def verify_and_check(model: str, lang: str, names: dict, *, output, data, tolera
         raise MismatchError("; ".join(failures))
     if verify and output is not None:
         plain = not (names["plugin"] or names["loader"])
-        write_output(files if plain else generate(subject, lang, **names), output, force=force)
+        write_output(files if plain else generate(subject, lang, **names), output, force=force,
+                     resources=resources)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import OptionError
+from ..ir import libm
 from ..ir.evaluate import ZERO_THRESHOLD
 from . import stages
 from . import tables as tbl
@@ -253,6 +254,16 @@ def about(model: ir.Model, target: Target) -> dict:
                 features=lines(model.feature_names))
 
 
+def libm_context(calls) -> dict:
+    """What templates/<lang>/libm.j2 needs: which of exp / expf to emit, tables, constants."""
+    return dict(libm=sorted(calls), **libm.hex_context(float.hex))
+
+
+def libm_source(lang: str, calls=("exp", "expf")) -> str:
+    """The libm include of one language on its own (proof programs and benchmarks)."""
+    return template_env().get_template(f"{lang}/libm.j2").render(**libm_context(calls))
+
+
 def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
     """Everything a template needs, already rendered as this language's text.
 
@@ -281,6 +292,7 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         big_block=False,
     )
     ctx["about"] = about(model, target)
+    ctx.update(libm_context(libm.uses(model)))
     A = target.array_name
     more, stage_arrays = stages.context(model, target)   # preprocessing, kernels, post params
     ctx.update(more)

@@ -14,7 +14,7 @@ import base64
 import numpy as np
 
 from . import tables as tbl
-from .base import Target, template_env
+from .base import GENERATOR, Target, template_env
 
 C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern
 float for goto if inline int long register restrict return short signed sizeof static struct
@@ -116,6 +116,18 @@ class C(Target):
             more.update(table_text=parts, table_lengths=[len(p) for p in parts],
                         table_parts=[f"{ctx['function']}_tables_{k}" for k in range(len(parts))])
         return more
+
+    def render(self, model, names, layout, selftest=True):
+        """The sources, and a CMakeLists.txt building the library ones as a static library
+        named after --function (the self-test's sources are not part of it)."""
+        from .. import __version__
+
+        out = super().render(model, names, layout, selftest=selftest)
+        tests = {p.format(**vars(names)) for p in self.selftest_files}
+        out["CMakeLists.txt"] = template_env().get_template("c/CMakeLists.txt.j2").render(
+            generator=f"{GENERATOR} {__version__}", source=self.comment_text(model.source or "a model"),
+            function=names.function, sources=sorted(p for p in out if p.endswith(".c") and p not in tests))
+        return out
 
     def extra_files(self, ctx):
         """The data files, or the code layout's trees beyond model.c: model_trees_1.c ..."""

@@ -22,7 +22,7 @@ from .. import ir
 from ..errors import OptionError, UnsupportedModelError
 from ..ir.evaluate import ZERO_THRESHOLD
 from . import modelfile, tables as tbl
-from .base import Names, template_env
+from .base import Names, libm_context, template_env
 from .go import Go
 
 PLUGIN_ABI = 1          # the exported symbols and their types; a host checks it
@@ -102,7 +102,7 @@ def loader_source(package: str = DEFAULT_LOADER_PACKAGE) -> str:
     return template_env().get_template("go/loader.go.j2").render(
         package=package, generator=f"transpiler {__version__}",
         file_version=modelfile.FILE_VERSION, blob_version=tbl.BLOB_VERSION,
-        zero_threshold=Go().double(ZERO_THRESHOLD))
+        zero_threshold=Go().double(ZERO_THRESHOLD), **libm_context(("exp", "expf")))
 
 
 def loader_files(model: ir.Model, package: str | None = None) -> dict:

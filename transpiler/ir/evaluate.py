@@ -5,9 +5,11 @@ operation here mirrors, in order and in type, what the emitters generate.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from . import preprocess as pp
+from . import libm, preprocess as pp
 from .kernel import Kernel
 from .model import CALIBRATED_RECORD, Ensemble, Linear, Model
 
@@ -128,7 +130,7 @@ def kernel_values(km: Kernel, X: np.ndarray) -> np.ndarray:
             else:
                 acc = acc + X[:, j, None] * sv[None, :, j]
         if km.kernel == "rbf":
-            return np.exp(-km.gamma * acc)
+            return libm.exp(-km.gamma * acc).reshape(acc.shape)
         if km.kernel == "poly":
             return _powi(km.gamma * acc + km.coef0, km.degree)
         if km.kernel == "sigmoid":
@@ -257,12 +259,14 @@ def leaf_linear(tree, X: np.ndarray, leaves: np.ndarray, ens: Ensemble) -> np.nd
 
 
 def _exp(a: np.ndarray) -> np.ndarray:
-    # float32: exp in float64, rounded once, as every emitter computes it. glibc's expf (what
-    # XGBoost calls) differs from it by 1 ulp on ~0.06% of inputs; NumPy's float32 exp on ~40%.
+    # glibc's expf (what XGBoost calls) for float32, its exp (LightGBM's, SciPy's expit's) for
+    # float64: the functions every emitter carries (libm.py).
     if a.dtype == np.float32:
-        with np.errstate(over="ignore"):   # exp beyond float32's range is inf, as in C
-            return np.exp(a.astype(np.float64)).astype(np.float32)
-    return np.exp(a)
+        return libm.expf(a).reshape(a.shape)
+    return libm.exp(a).reshape(a.shape)
+
+
+_c_log1p = np.frompyfunc(math.log1p, 1, 1)
 
 
 def postprocess(post: str, raw: np.ndarray, scale, params=()) -> np.ndarray:
@@ -307,7 +311,10 @@ def postprocess(post: str, raw: np.ndarray, scale, params=()) -> np.ndarray:
     if post == "hinge":
         return (raw > 0).astype(raw.dtype)
     if post == "softplus":
-        return np.log1p(_exp(raw))
+        e = _exp(raw)
+        if e.dtype == np.float64:   # LightGBM's log1p is the C library's; NumPy's is its own
+            return _c_log1p(e).astype(np.float64).reshape(e.shape)
+        return np.log1p(e)
     if post == "signed_square":
         return np.sign(raw) * raw * raw
     if post == "argmax":
@@ -408,8 +415,7 @@ def _calibrated(raw: np.ndarray, params) -> np.ndarray:
                 continue
             v = resp[:, source]
             if kind == 0:
-                with np.errstate(over="ignore"):
-                    p[:, target] = 1.0 / (1.0 + np.exp(a * v + b))
+                p[:, target] = 1.0 / (1.0 + libm.exp(a * v + b))
             else:
                 p[:, target] = isotonic(v, a, b, xs, ys)
         if n_classes == 2:

@@ -13,8 +13,8 @@ import os
 
 from .. import ir
 from ..errors import InputError, TranspilerError, unsupported
-from . import (checks, files, lgbm, sklearn_boosting, sklearn_calibration, sklearn_linear, sklearn_pipeline,
-               sklearn_svm, sklearn_trees, xgb)
+from . import (checks, files, formats, lgbm, sklearn_boosting, sklearn_calibration,
+               sklearn_linear, sklearn_pipeline, sklearn_svm, sklearn_trees, xgb)
 
 FAMILIES = (sklearn_trees, sklearn_linear, sklearn_boosting, sklearn_svm, sklearn_pipeline,
             sklearn_calibration, xgb, lgbm)
@@ -40,6 +40,7 @@ def load(model_or_path, **options) -> ir.Model:
             sniff = getattr(family, "sniff", None)
             if sniff is not None and sniff(path, head):
                 return _from_file(path, lambda: family.load_file(path, options))
+        formats.check(path, head)   # kinds we recognise but do not read, named
         obj = files.unpickle(path, trust=trust)
         return _from_file(path, lambda: load_object(obj, options))
     return checks.check_model(load_object(model_or_path, options))

@@ -6,7 +6,8 @@ strings) or for minutes. The unpickler charges every allocation it makes for the
 Budget before making it, and checks the clock as it reads; both scale with the file's size,
 so a real model as large as its file says stays within them:
 - memory: MEMORY_PER_BYTE times the file's size, at least MEMORY_FLOOR;
-- time: SECONDS_FLOOR, plus SECONDS_PER_MB for each MB of the file;
+- time: SECONDS_FLOOR, plus SECONDS_PER_MB for each MB of the file (importing the
+  libraries' modules a file names does not count);
 - nesting: containers at most MAX_DEPTH deep, and no container that counts more than
   `memory / 8` items when shared parts are counted each time they appear.
 """
@@ -19,7 +20,7 @@ from ..errors import InputError
 
 MEMORY_FLOOR = 128 << 20
 MEMORY_PER_BYTE = 32
-SECONDS_FLOOR = 5.0
+SECONDS_FLOOR = 10.0
 SECONDS_PER_MB = 1.0
 MAX_DEPTH = 1000
 

@@ -6,15 +6,18 @@ with skops' own safe loader, trusting only the types safe_pickle's policy allows
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import pickle
+import sys
 import lzma
 import stat
 import warnings
 import zlib
 
 from ..errors import InputError, LoadNote, MissingDependencyError
-from . import records, safe_pickle
+from . import formats, records, safe_pickle
 from .budget import Budget
 
 HEAD_BYTES = 4096
@@ -79,6 +82,8 @@ def unpickle(path: str, trust: bool = False):
                 f"{safe_pickle._sklearn_version()}; check the model still predicts as expected"))
         return obj
     except safe_pickle.UnsafePickleError as exc:
+        if formats.other_library_class(exc.module, exc.name):
+            raise formats.unsupported_class(exc.module, exc.name) from None
         raise _refused(path, exc) from None
     except records.RecordError as exc:
         raise InputError(f"refused to load {path}: it holds {exc}, not what the library "
@@ -94,21 +99,53 @@ def unpickle(path: str, trust: bool = False):
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
             IndexError, KeyError, ImportError, OverflowError, MemoryError, RecursionError,
             OSError, zlib.error, lzma.LZMAError) as exc:
+        detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
         raise InputError(f"{path} is not a readable pickle or joblib model file "
-                         f"({type(exc).__name__}); save the model with pickle.dump or "
-                         "joblib.dump") from exc
+                         f"({type(exc).__name__}{': ' + detail if detail else ''}); save the "
+                         "model with pickle.dump or joblib.dump") from exc
 
 
 def _load_trusted(path: str):
-    """The unrestricted loaders, for --trust-pickle: joblib when installed (it reads both)."""
+    """The unrestricted loaders, for --trust-pickle: joblib when installed (it reads both).
+    What the libraries' native code prints while loading (LightGBM's [Fatal] lines) is kept
+    off the terminal, and their errors become one InputError."""
     try:
         import joblib
     except ImportError:
         joblib = None
-    if joblib is not None:
-        return joblib.load(path)
-    with open(path, "rb") as fh:
-        return pickle.load(fh)
+    with _quiet(), open_regular(path, "model file") as fh:
+        try:
+            return joblib.load(fh) if joblib is not None else pickle.load(fh)
+        except (ModuleNotFoundError, MemoryError, RecursionError):
+            raise
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] in ("pickle", "_pickle", "builtins", "zlib"):
+                raise
+            first = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ""
+            raise InputError(f"{path} could not be loaded by {type(exc).__module__.split('.')[0]} "
+                             f"({type(exc).__name__}: {first}); save the model again") from exc
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Standard output and error (the file descriptors, where native code writes) go to a
+    scratch file for the duration."""
+    import tempfile
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with tempfile.TemporaryFile() as scratch:
+            os.dup2(scratch.fileno(), 1)
+            os.dup2(scratch.fileno(), 2)
+            with contextlib.redirect_stdout(io.StringIO()):
+                yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
 
 
 def load_skops(path: str, trust: bool = False):

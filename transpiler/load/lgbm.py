@@ -186,8 +186,9 @@ def load_booster(obj, options: dict) -> ir.Model:
 
 
 def _fitted_booster(obj):
+    # the state every release since 2.x keeps; booster_ also wants `fitted_` (new in 3.x)
     record = vars(obj).get("_Booster")
-    if isinstance(record, records.LightGBMBoosterRecord):
+    if record is not None:
         return record
     try:
         return obj.booster_
@@ -216,7 +217,9 @@ def load_ranker(obj, options: dict) -> ir.Model:
 def load_classifier(obj, options: dict) -> ir.Model:
     """predict_proba: Booster.predict, with [1 - p, p] columns for two classes."""
     model = _wrapper_model(obj, options)
-    classes = tuple(c.item() if hasattr(c, "item") else c for c in obj.classes_)
+    found = vars(obj).get("_classes")   # kept by every release; classes_ wants 3.x's `fitted_`
+    classes = tuple(c.item() if hasattr(c, "item") else c
+                    for c in (obj.classes_ if found is None else found))
     k = model.raw.n_outputs
     if _objective_name(model.meta["objective"]) in _CUSTOM:
         # a callable objective is saved without one; predict_proba then returns raw scores

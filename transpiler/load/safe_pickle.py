@@ -40,6 +40,7 @@ import lzma
 import pickle
 import struct
 import sys
+import time
 import zlib
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 
@@ -84,6 +85,24 @@ scipy.sparse._csr scipy.sparse._csc scipy.sparse._coo scipy.sparse._bsr scipy.sp
 scipy.sparse._lil scipy.sparse._dok scipy.sparse._arrays
 """.split())
 
+# Classes old releases pickled under names that no longer exist -> the class that now holds the
+# same state (recorded from real pickles: tests/data/old_xgboost).
+RENAMED = {
+    ("xgboost.compat", "XGBoostLabelEncoder"): ("sklearn.preprocessing._label", "LabelEncoder"),
+}
+
+# Globals that pickles of older scikit-learn releases name and the installed one no longer
+# has (recorded from real pickles of 1.1-1.7): GradientBoosting's loss objects before 1.4, and
+# the Cython loss objects inside every loss, which 1.4-1.7 named under the bare module `_loss`.
+# The loaders read no more than their class names, so an inert record named like each stands in.
+OLD_RELEASE_GLOBALS = frozenset("""
+sklearn.ensemble._gb_losses:LeastSquaresError sklearn.ensemble._gb_losses:LeastAbsoluteError
+sklearn.ensemble._gb_losses:HuberLossFunction sklearn.ensemble._gb_losses:QuantileLossFunction
+sklearn.ensemble._gb_losses:BinomialDeviance sklearn.ensemble._gb_losses:MultinomialDeviance
+sklearn.ensemble._gb_losses:ExponentialLoss
+""".split())
+OLD_CYTHON_LOSS_MODULES = ("_loss", "sklearn._loss._loss")   # names "Cy...", "__pyx_unpickle_Cy..."
+
 ESTIMATOR_PACKAGES = ("sklearn", "xgboost", "lightgbm")
 JOBLIB_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
 OLD_JOBLIB = {("joblib.numpy_pickle_compat", "NDArrayWrapper"),
@@ -124,12 +143,13 @@ def _is_estimator_class(obj, module: str, name: str) -> bool:
 
 
 def modern(module: str, name: str) -> tuple[str, str]:
-    """Python 2 names mapped as pickle itself maps them."""
+    """Python 2 names mapped as pickle itself maps them; RENAMED classes to their heirs."""
     if not isinstance(module, str) or not isinstance(name, str):
         raise UnsafePickleError(str(module)[:60], str(name)[:60])
     if (module, name) in NAME_MAPPING:
         return NAME_MAPPING[(module, name)]
-    return IMPORT_MAPPING.get(module, module), name
+    module = IMPORT_MAPPING.get(module, module)
+    return RENAMED.get((module, name), (module, name))
 
 
 def resolve(module: str, name: str):
@@ -283,6 +303,11 @@ class RestrictedUnpickler(pickle._Unpickler):
             raise UnsafePickleError(module, name, "it was saved by joblib older than 0.10; "
                                     "load it with that joblib and save it again")
         module, name = modern(module, name)
+        if (f"{module}:{name}" in OLD_RELEASE_GLOBALS or (module in OLD_CYTHON_LOSS_MODULES
+                                                         and _pyx_name(name).startswith("Cy"))):
+            inert = records.record_class(records.InertRecord, module, _pyx_name(name))
+            return self._remember(_Factory(module, name, make=inert), module, name)
+        started = time.monotonic()
         try:
             obj = resolve(module, name)
         except UnsafePickleError as exc:
@@ -291,6 +316,8 @@ class RestrictedUnpickler(pickle._Unpickler):
             self.deferred.append(exc)
             inert = records.record_class(records.InertRecord, exc.module, exc.name)
             return self._remember(_Factory(module, name, make=inert), module, name)
+        finally:    # importing the libraries' modules is ours, not the file's, time
+            self.budget.deadline += time.monotonic() - started
         own = _OWN.get(f"{module}:{name}") or _OWN.get(name if module.startswith("numpy") else "")
         if own is not None:
             return self._remember(getattr(self, own), module, name, callable_=True)
@@ -563,6 +590,8 @@ class _Metered:
         budget.tick()
         if n is None or n < 0:
             n = budget.limit - budget.used + 1
+        elif n > budget.limit - budget.used:
+            budget.charge(n, "its decompressed contents")     # refused before reading
         data = self._fh.read(n)
         budget.charge(len(data), "its decompressed contents")
         return data

@@ -82,7 +82,52 @@ def _with_leaves(tree: ir.Tree, leaf_value, *, target=None, features=None,
 
 # --- GradientBoosting ---------------------------------------------------------------------
 
+# Pickles of scikit-learn < 1.4 hold a loss of the removed sklearn.ensemble._gb_losses (an inert
+# record named like it): name -> (its init link, post-processor, scale), as those releases
+# computed them in get_init_raw_predictions and _raw_prediction_to_proba.
+_OLD_LOSSES = {
+    "LeastSquaresError": ("identity", "identity", 1.0),
+    "LeastAbsoluteError": ("identity", "identity", 1.0),
+    "HuberLossFunction": ("identity", "identity", 1.0),
+    "QuantileLossFunction": ("identity", "identity", 1.0),
+    "BinomialDeviance": ("log_odds", "binary_sigmoid", 1.0),
+    "ExponentialLoss": ("half_log_odds", "binary_sigmoid", 2.0),   # expit(2 * raw)
+    "MultinomialDeviance": ("log", "softmax", 1.0),
+}
+
+
+def _old_loss(obj):
+    loss = obj._loss
+    if type(loss).__module__ == "sklearn.ensemble._gb_losses":
+        if type(loss).__name__ not in _OLD_LOSSES:
+            raise unsupported(obj, f"loss {type(loss).__name__}")
+        return _OLD_LOSSES[type(loss).__name__]
+    return None
+
+
+def _old_init(obj, classifier, K, link):
+    """GradientBoosting's init as scikit-learn < 1.4 computed it: a Dummy's constant (class
+    priors clipped to float32's eps), linked with the removed loss's own formula."""
+    init = obj.init_
+    name = type(init).__name__
+    if name == "DummyRegressor" and not classifier:
+        return tuple(np.asarray(init.constant_, dtype=np.float64).reshape(-1)[:1]), []
+    if name != "DummyClassifier" or getattr(init, "strategy", "prior") != "prior":
+        raise unsupported(obj, f"init={name} in a model pickled by scikit-learn before 1.4; "
+                               "load it with that release and save it with 1.4 or later")
+    eps = np.finfo(np.float32).eps
+    probas = np.asarray(init.class_prior_, dtype=np.float64).reshape(1, -1)
+    if link == "log":
+        return tuple(np.log(np.clip(probas, eps, 1 - eps)).astype(np.float64)[0]), []
+    pos = np.clip(probas[:, 1], eps, 1 - eps)
+    raw = np.log(pos / (1 - pos))
+    return tuple((0.5 * raw if link == "half_log_odds" else raw).astype(np.float64)), []
+
+
 def _gb_post(obj, classifier):
+    old = _old_loss(obj)
+    if old is not None:
+        return old[1], old[2]
     if not classifier:
         return "identity", 1.0
     loss = type(obj._loss).__name__
@@ -102,6 +147,9 @@ def _gb_init(obj, classifier, K):
     init = obj.init_
     if isinstance(init, str) and init == "zero":
         return (0.0,) * K, []
+    old = _old_loss(obj)
+    if old is not None:
+        return _old_init(obj, classifier, K, old[0])
     name = type(init).__name__
     if name in ("DummyClassifier", "DummyRegressor"):
         # A constant: run scikit-learn's own init code on one row, so the link is the same.
@@ -190,7 +238,7 @@ def load_hist_gradient_boosting(obj, options) -> ir.Model:
     require_fitted(obj, "_predictors")
     classifier = hasattr(obj, "classes_")
     pre = ()
-    if obj._preprocessor is not None:
+    if getattr(obj, "_preprocessor", None) is not None:  # since 1.4
         from .sklearn_pipeline import transformer_steps
 
         pre = transformer_steps(obj._preprocessor, obj.n_features_in_, owner=obj)

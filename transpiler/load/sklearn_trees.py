@@ -1,9 +1,11 @@
 """scikit-learn decision trees and forests of them -> ir.Model.
 
 scikit-learn casts X to float32 and tests `x <= threshold` against float64 thresholds; NaN
-goes where `missing_go_to_left` says. Since 1.4 `tree_.value` holds class fractions. Some
-releases' predict_proba still divide each leaf by its sum (which we then do here once per leaf
-with the same NumPy call); 1.9 returns the fractions as they are, which may sum to 1 - 1 ulp.
+goes where `missing_go_to_left` says. Since 1.4 `tree_.value` holds class fractions; before,
+class counts, which pickles of those releases still hold (read here from the values
+themselves, since the pickled version is not kept). Counts, and fractions under releases whose
+predict_proba still divides each leaf by its sum, are divided here once per leaf with the same
+NumPy call; 1.9 returns the fractions as they are, which may sum to 1 - 1 ulp.
 """
 from __future__ import annotations
 
@@ -29,6 +31,15 @@ def proba_normalizes() -> bool:
     return value.sum() == 1.0 or not np.array_equal(tree.predict_proba(np.zeros((1, 1)))[0], value)
 
 
+def stores_counts(leaf_values) -> bool:
+    """Whether a classifier tree's leaves hold class counts (weighted), as scikit-learn < 1.4
+    wrote them, rather than fractions that sum to 1 within rounding. Every release that stored
+    counts divided them by their sum in predict_proba. Leaves whose counts sum to exactly 1
+    read the same either way."""
+    sums = np.asarray(leaf_values, dtype=np.float64).sum(axis=1)
+    return bool((np.abs(sums - 1.0) > 1e-9).any())
+
+
 def convert_tree(tree_, classifier: bool, target: int = 0) -> ir.Tree:
     """One fitted `tree_` (sklearn.tree._tree.Tree) as an ir.Tree."""
     left = np.asarray(tree_.children_left, dtype=np.int64)
@@ -39,7 +50,7 @@ def convert_tree(tree_, classifier: bool, target: int = 0) -> ir.Tree:
     value = np.asarray(tree_.value, dtype=np.float64)
     if classifier:
         proba = value[:, 0, :].copy()
-        if proba_normalizes():
+        if stores_counts(proba[leaf]) or proba_normalizes():
             normalizer = proba.sum(axis=1)[:, np.newaxis]
             normalizer[normalizer == 0.0] = 1.0
             proba /= normalizer

@@ -35,6 +35,7 @@ import math
 from .. import ir
 from ..errors import InputError, OptionError
 from . import records
+from . import xgb_binary
 from .xgb_model import Spec, convert
 from .xgb_ubjson import UBJSONError, decode
 
@@ -44,10 +45,11 @@ _UBJ_LENGTH_MARKERS = (b"i", b"U", b"I", b"l", b"L")
 
 
 def sniff(path: str, head: bytes) -> bool:
-    """A JSON or UBJSON XGBoost model: an object whose first keys include "learner"."""
+    """A JSON or UBJSON XGBoost model (an object whose first keys include "learner"), or the
+    legacy binary format (xgb_binary.sniff)."""
     if head[:1] == b"{" and head[1:2] in _UBJ_LENGTH_MARKERS + (b"#", b"$"):
         return b"learner" in head[:64]
-    return head.lstrip()[:1] == b"{" and b'"learner"' in head
+    return head.lstrip()[:1] == b"{" and b'"learner"' in head or xgb_binary.sniff(head)
 
 
 def read_document(path: str):
@@ -57,6 +59,8 @@ def read_document(path: str):
             data = fh.read()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}; check its permissions") from exc
+    if xgb_binary.sniff(data[:4096]):
+        return xgb_binary.read_serialized(data, path)
     if data[:1] == b"{" and data[1:2] in _UBJ_LENGTH_MARKERS + (b"#", b"$"):
         try:
             return decode(data)
@@ -113,6 +117,8 @@ def load_file(path: str, options: dict) -> ir.Model:
 
 
 def _document(booster):
+    if isinstance(booster, (bytes, bytearray)):     # xgboost < 1.0 pickled the raw model
+        return xgb_binary.read_serialized(booster)
     # UBJSON: node arrays arrive as typed binary blocks (one frombuffer each), several times
     # faster to write and read than JSON for a large model.
     if isinstance(booster, records.XGBoostBoosterRecord):   # from an untrusted pickle
@@ -131,6 +137,8 @@ def _document(booster):
 def _booster_of(obj):
     record = vars(obj).get("_Booster")
     if isinstance(record, records.XGBoostBoosterRecord):
+        return record
+    if isinstance(record, (bytes, bytearray)):        # xgboost < 1.0: save_raw() bytes
         return record
     try:
         return obj.get_booster()

@@ -28,7 +28,7 @@ import numpy as np
 from .. import ir
 from ..errors import InputError, OptionError, UnsupportedModelError
 from .checks import MAX_FEATURES, MAX_OUTPUTS
-from .xgb_objectives import objective_info, parse_base_score, to_margin
+from .xgb_objectives import check_outputs, objective_info, parse_base_score, to_margin
 
 MAX_CATEGORY = 1 << 24   # XGBoost treats codes >= 2**24 as invalid (never members)
 
@@ -344,13 +344,17 @@ def _convert(doc, spec: Spec) -> ir.Model:
         raise InputError(f"the model claims {n_features} features (at most {MAX_FEATURES:,}); "
                          "the model file is corrupt")
     n_out = _n_outputs(lmp)
+    check_outputs(objective, n_out)
+    if objective == "binary:logitraw" and _older(doc, (1, 4)) and not _older(doc, (1, 0)):
+        transform = "logit"     # 1.0-1.3 turned its base_score into a margin as logistic does
     base = parse_base_score(lmp.get("base_score", "5E-1"))
     if len(base) == 1:
         base = base * n_out
     if len(base) != n_out:
         raise InputError(f"the model has {len(base)} base scores for {n_out} outputs; "
                          "the model file is corrupt")
-    base = to_margin(base, transform)
+    # xgb_binary marks files of xgboost < 1.0, which stored the margin itself
+    base = to_margin(base, "identity" if learner.get("base_score_is_margin") else transform)
     booster = learner.get("gradient_booster", {})
     name = booster.get("name")
     attributes = learner.get("attributes") or {}
@@ -358,11 +362,14 @@ def _convert(doc, spec: Spec) -> ir.Model:
     names = tuple(str(s) for s in names) if names is not None and len(names) else ()
     post, kind, classes = _post(objective, post, task, n_out, spec)
     meta = {"objective": objective, "booster": name}
+    if learner.get("legacy_binary"):
+        meta["format"] = "legacy binary"
 
     if name == "gblinear":
         raw = _linear(booster.get("model", {}), n_features, n_out, base, spec)
     elif name in ("gbtree", "dart"):
-        raw = _ensemble(booster, name, attributes, n_features, n_out, base, spec, meta)
+        raw = _ensemble(booster, name, attributes, n_features, n_out, base, spec, meta,
+                        base_last=learner.get("base_score_is_margin") or _older(doc, (1, 3)))
     else:
         raise UnsupportedModelError(f"unsupported XGBoost booster {name!r}; "
                                     "use gbtree, dart or gblinear")
@@ -374,7 +381,19 @@ def _convert(doc, spec: Spec) -> ir.Model:
                     source_version=_version(doc), output_kind=kind, meta=meta)
 
 
-def _ensemble(booster, name, attributes, n_features, n_out, base, spec, meta) -> ir.Ensemble:
+def _older(doc, version: tuple) -> bool:
+    """Whether the document records a writer older than `version`."""
+    v = doc.get("version")
+    try:
+        return v is not None and len(v) >= 2 and tuple(int(x) for x in list(v)[:2]) < version
+    except (TypeError, ValueError):
+        return False
+
+
+def _ensemble(booster, name, attributes, n_features, n_out, base, spec, meta,
+              base_last=False) -> ir.Ensemble:
+    """base_last: the predictor of xgboost < 1.3 summed each output's leaves from 0 and added
+    the base score last, in float32; a constant tree per output after the others says so."""
     if name == "dart":
         weights = np.asarray(booster.get("weight_drop", []), dtype=np.float32).reshape(-1)
         booster = booster.get("gbtree", {})
@@ -402,13 +421,18 @@ def _ensemble(booster, name, attributes, n_features, n_out, base, spec, meta) ->
         if not 0 <= target < n_out:
             raise InputError(f"tree {i} adds to output {target} of {n_out}; "
                              "the model file is corrupt")
-        dart_base = base if name == "dart" and spec.dart_inplace else None
+        dart_base = base if name == "dart" and spec.dart_inplace and not base_last else None
         tree = convert_tree(trees[i], n_features=n_features, target=target, weight=weights[i],
                             base=dart_base)
         if tree.target + tree.width > n_out:
             raise InputError(f"tree {i} has {tree.width} leaf values for {n_out} outputs; "
                              "the model file is corrupt")
         out.append(tree)
+    if base_last:
+        out.extend(ir.make_tree([-1], [0.0], [-1], [-1], [False], [[b]], target=k,
+                                leaf_dtype="float32") for k, b in enumerate(base))
+        base = [np.float32(0)] * n_out
+        meta["base_score_last"] = True
     meta.update(rounds=n_rounds, trees_used=[first, last])
     if attributes.get("best_iteration") is not None:
         meta["best_iteration"] = _int(attributes["best_iteration"], "best_iteration")

@@ -2,8 +2,8 @@
 
 XGBoost stores `base_score` in output space ("[6.2333333E-1]" for a logistic model) and turns
 it into a margin with the objective's ProbToMargin every time it loads a model, in float32:
-`-logf(1.0f / p - 1.0f)` for logistic objectives, `logf(p)` for poisson, gamma, tweedie and
-cox, the value itself otherwise (binary:logitraw included since 1.4, multi:softprob stores
+`-logf(1.0f / p - 1.0f)` for logistic objectives, `logf(p)` for poisson, gamma, tweedie,
+cox and aft, the value itself otherwise (binary:logitraw included since 1.4, multi:softprob stores
 margins). We call the platform's `logf` through ctypes when we can: the float64 log rounded
 to float32 differed from XGBoost's margin on 3 of 300 random logistic base scores.
 """
@@ -33,6 +33,8 @@ OBJECTIVES = {
     "reg:gamma": ("log", "exp", "regression"),
     "reg:tweedie": ("log", "exp", "regression"),
     "survival:cox": ("log", "exp", "regression"),
+    "survival:aft": ("log", "exp", "regression"),      # predicts exp(margin), any distribution
+    "reg:expectileerror": ("identity", "identity", "regression"),   # one alpha (see below)
     "multi:softprob": ("identity", "softmax", "classification"),
     "multi:softmax": ("identity", "argmax", "classification"),
     "rank:pairwise": ("identity", "identity", "ranking"),
@@ -41,14 +43,26 @@ OBJECTIVES = {
 }
 
 
+def check_outputs(name: str, n_outputs: int) -> None:
+    """Refuse what an objective's predict does with several outputs that we do not compute."""
+    if name == "reg:expectileerror" and n_outputs > 1:
+        raise UnsupportedModelError(
+            f"unsupported XGBoost model: reg:expectileerror with {n_outputs} expectile_alpha "
+            "values predicts cumulative softplus sums across its outputs (to keep the "
+            "expectiles ordered), a post-processor the generated code does not have; train "
+            "one model per alpha")
+
+
 def objective_info(name: str):
     """(transform, post, task) for a supported objective, else UnsupportedModelError."""
     try:
         return OBJECTIVES[name]
     except KeyError:
         raise UnsupportedModelError(
-            f"unsupported XGBoost objective {name!r}; supported: "
-            f"{', '.join(sorted(OBJECTIVES))}; retrain with one of them") from None
+            f"unsupported XGBoost objective {name!r}: xgboost lists no such objective, so "
+            "nothing says how predict turns its margins into outputs (a custom objective?); "
+            "retrain with a built-in one such as reg:squarederror, binary:logistic or "
+            "multi:softprob (README: Supported models lists all)") from None
 
 
 def _libm_logf():

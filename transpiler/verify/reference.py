@@ -103,6 +103,12 @@ def xgboost_object(obj, model: ir.Model, rows, options):
 def xgboost_file(path, model: ir.Model, rows, options):
     import xgboost as xgb
 
+    if model.meta.get("format") == "legacy binary":
+        raise NoReference("xgboost 3 no longer reads the legacy binary format")
+    if model.meta.get("base_score_last"):
+        raise NoReference("the file's xgboost (< 1.3) added the base score after the trees, "
+                          "today's adds it first")
+
     kind = model.source.partition("(")[2].rstrip(")")   # "xgboost file (classifier)"
     wrapper = {"classifier": xgb.XGBClassifier, "regressor": xgb.XGBRegressor,
                "ranker": xgb.XGBRanker}.get(kind)

@@ -71,7 +71,7 @@ public final class Model {
         java.nio.ByteBuffer b;
         try (java.io.InputStream in = Model.class.getResourceAsStream("Model.bin")) {
             if (in == null) {
-                throw new IllegalStateException("resource Model.bin is missing: keep it beside Model.class");
+                throw new IllegalStateException("resource Model.bin is missing: keep it beside Model.class (Maven, Gradle: in src/main/resources/; transpile --resources)");
             }
             b = java.nio.ByteBuffer.wrap(in.readAllBytes()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         } catch (java.io.IOException e) {

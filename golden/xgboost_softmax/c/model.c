@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "model.h"
 
@@ -14,6 +15,71 @@ const char *const score_class_labels[] = {
 const char *const score_feature_names[] = {
     NULL
 };
+
+#if defined(__clang__) && defined(__FAST_MATH__) && !defined(__FMA__)
+/* clang -ffast-math splits fma() into a multiply and an add where it cannot use the CPU's
+   fused instruction; through a pointer it cannot see, the C library computes it. */
+static double (*volatile const tr_libm_fma_fn)(double, double, double) = fma;
+#endif
+
+static double tr_libm_fma(double a, double b, double c) {
+#if defined(__clang__) && defined(__FAST_MATH__) && !defined(__FMA__)
+    return tr_libm_fma_fn(a, b, c);
+#else
+    return fma(a, b, c);
+#endif
+}
+
+static double tr_libm_asdouble(uint64_t u) {
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+static uint64_t tr_libm_bits(double d) {
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+/* 2^(k/32) = bits of [k] + (k << 47) */
+static const uint64_t tr_libm_expf_tab[32] = {
+    0x3ff0000000000000u, 0x3fefd9b0d3158574u, 0x3fefb5586cf9890fu, 0x3fef9301d0125b51u,
+    0x3fef72b83c7d517bu, 0x3fef54873168b9aau, 0x3fef387a6e756238u, 0x3fef1e9df51fdee1u,
+    0x3fef06fe0a31b715u, 0x3feef1a7373aa9cbu, 0x3feedea64c123422u, 0x3feece086061892du,
+    0x3feebfdad5362a27u, 0x3feeb42b569d4f82u, 0x3feeab07dd485429u, 0x3feea47eb03a5585u,
+    0x3feea09e667f3bcdu, 0x3fee9f75e8ec5f74u, 0x3feea11473eb0187u, 0x3feea589994cce13u,
+    0x3feeace5422aa0dbu, 0x3feeb737b0cdc5e5u, 0x3feec49182a3f090u, 0x3feed503b23e255du,
+    0x3feee89f995ad3adu, 0x3feeff76f2fb5e47u, 0x3fef199bdd85529cu, 0x3fef3720dcef9069u,
+    0x3fef5818dcfba487u, 0x3fef7c97337b9b5fu, 0x3fefa4afa2a490dau, 0x3fefd0765b6e4540u
+};
+
+static float tr_libm_expf(float x) {
+    uint32_t ix;
+    memcpy(&ix, &x, sizeof ix);
+    uint32_t abstop = (ix >> 20) & 0x7ffu;
+    if (abstop >= 0x42bu) { /* |x| >= 88, inf, NaN */
+        if (ix == 0xff800000u) {
+            return 0.0f;
+        }
+        if (abstop >= 0x7f8u) {
+            return x + x;
+        }
+        if (x > 0x1.62e42e0000000p+6f || x < -0x1.9d1d9e0000000p+6f) {
+            volatile float big = x > 0.0f ? 0x1p97f : (x < -0x1.9fe3680000000p+6f ? 0x1p-95f : 0x1.4p-75f);
+            return big * big;
+        }
+    }
+    double xd = (double)x;
+    double kd = tr_libm_fma(0x1.71547652b82fep+5, xd, 0x1.8000000000000p+52);
+    uint64_t ki = tr_libm_bits(kd);
+    kd -= 0x1.8000000000000p+52;
+    double r = tr_libm_fma(0x1.71547652b82fep+5, xd, -kd);
+    double s = tr_libm_asdouble(tr_libm_expf_tab[ki % 32] + (ki << 47));
+    double z = tr_libm_fma(0x1.c6af84b912394p-20, r, 0x1.ebfce50fac4f3p-13);
+    double y = tr_libm_fma(z, r * r, tr_libm_fma(r, 0x1.62e42ff0c52d6p-6, 1.0));
+    return (float)(y * s);
+}
 
 static const float leaf_value[17] = {
     -0.22004892f, 0.430622f, 0.372f, -0.20051816f, -0.21531104f, -0.21989927f, 0.21724138f, 0.40298507f,
@@ -141,11 +207,6 @@ static void add_block(int b, const float *x, float *raw) {
     }
 }
 
-/* exp in double, rounded once: the same value in every language we emit. */
-static inline float exp32(float v) {
-    return (float)exp((double)v);
-}
-
 /* Copies a row as the model reads it (as float32);
    returns whether it holds no NaN. */
 static int narrow(const double *input, float *x) {
@@ -169,7 +230,7 @@ static void post(const float *raw, double *output) {
             }
         }
         for (int k = 0; k < 3; k++) {
-            e[k] = exp32(raw[k] - max);
+            e[k] = tr_libm_expf(raw[k] - max);
             sum += e[k];
         }
         for (int k = 0; k < 3; k++) {

@@ -148,6 +148,47 @@ func narrow(input []float64, x *[NFeatures]float64) bool {
 	return finite
 }
 
+// 2^(k/32) = bits of [k] + k<<47
+var trExpfTab = [32]uint64{
+	0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51,
+	0x3fef72b83c7d517b, 0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1,
+	0x3fef06fe0a31b715, 0x3feef1a7373aa9cb, 0x3feedea64c123422, 0x3feece086061892d,
+	0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429, 0x3feea47eb03a5585,
+	0x3feea09e667f3bcd, 0x3fee9f75e8ec5f74, 0x3feea11473eb0187, 0x3feea589994cce13,
+	0x3feeace5422aa0db, 0x3feeb737b0cdc5e5, 0x3feec49182a3f090, 0x3feed503b23e255d,
+	0x3feee89f995ad3ad, 0x3feeff76f2fb5e47, 0x3fef199bdd85529c, 0x3fef3720dcef9069,
+	0x3fef5818dcfba487, 0x3fef7c97337b9b5f, 0x3fefa4afa2a490da, 0x3fefd0765b6e4540,
+}
+
+// trExpf is expf(x) with the bits of glibc's expf on x86-64 (the FMA variant it picks there).
+func trExpf(x float32) float32 {
+	ix := math.Float32bits(x)
+	abstop := (ix >> 20) & 0x7ff
+	if abstop >= 0x42b { // |x| >= 88, inf, NaN
+		switch {
+		case ix == 0xff800000:
+			return 0
+		case abstop >= 0x7f8:
+			return x + x
+		case x > 0x1.62e42e0000000p+6:
+			return float32(math.Inf(1))
+		case x < -0x1.9fe3680000000p+6:
+			return 0
+		case x < -0x1.9d1d9e0000000p+6:
+			return 0x1p-149
+		}
+	}
+	xd := float64(x)
+	kd := math.FMA(0x1.71547652b82fep+5, xd, 0x1.8000000000000p+52)
+	ki := math.Float64bits(kd)
+	kd -= 0x1.8000000000000p+52
+	r := math.FMA(0x1.71547652b82fep+5, xd, -kd)
+	s := math.Float64frombits(trExpfTab[ki%32] + ki<<47)
+	z := math.FMA(0x1.c6af84b912394p-20, r, 0x1.ebfce50fac4f3p-13)
+	y := math.FMA(z, float64(r*r), math.FMA(r, 0x1.62e42ff0c52d6p-6, 1))
+	return float32(y * s)
+}
+
 // post turns raw scores into the 3 values Score returns.
 func post(raw *[nRaw]float32, output []float64) {
 	var e [3]float32
@@ -159,7 +200,7 @@ func post(raw *[nRaw]float32, output []float64) {
 		}
 	}
 	for k := range raw {
-		e[k] = float32(math.Exp(float64(raw[k] - hi)))
+		e[k] = trExpf(raw[k] - hi)
 		sum += float64(e[k])
 	}
 	for k := range raw {

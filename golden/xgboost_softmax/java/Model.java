@@ -134,6 +134,50 @@ public final class Model {
         raw[ro + TREE_TARGET[t]] += LEAF_VALUE[leaf];
     }
 
+    // 2^(k/32) = bits of [k] + k << 47
+    private static final long[] TR_EXPF_TAB = {
+        0x3ff0000000000000L, 0x3fefd9b0d3158574L, 0x3fefb5586cf9890fL, 0x3fef9301d0125b51L,
+        0x3fef72b83c7d517bL, 0x3fef54873168b9aaL, 0x3fef387a6e756238L, 0x3fef1e9df51fdee1L,
+        0x3fef06fe0a31b715L, 0x3feef1a7373aa9cbL, 0x3feedea64c123422L, 0x3feece086061892dL,
+        0x3feebfdad5362a27L, 0x3feeb42b569d4f82L, 0x3feeab07dd485429L, 0x3feea47eb03a5585L,
+        0x3feea09e667f3bcdL, 0x3fee9f75e8ec5f74L, 0x3feea11473eb0187L, 0x3feea589994cce13L,
+        0x3feeace5422aa0dbL, 0x3feeb737b0cdc5e5L, 0x3feec49182a3f090L, 0x3feed503b23e255dL,
+        0x3feee89f995ad3adL, 0x3feeff76f2fb5e47L, 0x3fef199bdd85529cL, 0x3fef3720dcef9069L,
+        0x3fef5818dcfba487L, 0x3fef7c97337b9b5fL, 0x3fefa4afa2a490daL, 0x3fefd0765b6e4540L
+    };
+
+    /** expf(x) with the bits of glibc's expf on x86-64 (the FMA variant it picks there). */
+    private static float trExpf(float x) {
+        int ix = Float.floatToRawIntBits(x);
+        int abstop = (ix >>> 20) & 0x7ff;
+        if (abstop >= 0x42b) { // |x| >= 88, inf, NaN
+            if (ix == 0xff800000) {
+                return 0.0f;
+            }
+            if (abstop >= 0x7f8) {
+                return x + x;
+            }
+            if (x > 0x1.62e42e0000000p+6f) {
+                return Float.POSITIVE_INFINITY;
+            }
+            if (x < -0x1.9fe3680000000p+6f) {
+                return 0.0f;
+            }
+            if (x < -0x1.9d1d9e0000000p+6f) {
+                return 0x1p-149f;
+            }
+        }
+        double xd = x;
+        double kd = Math.fma(0x1.71547652b82fep+5, xd, 0x1.8000000000000p+52);
+        long ki = Double.doubleToRawLongBits(kd);
+        kd -= 0x1.8000000000000p+52;
+        double r = Math.fma(0x1.71547652b82fep+5, xd, -kd);
+        double s = Double.longBitsToDouble(TR_EXPF_TAB[(int) (ki & 31)] + (ki << 47));
+        double z = Math.fma(0x1.c6af84b912394p-20, r, 0x1.ebfce50fac4f3p-13);
+        double y = Math.fma(z, r * r, Math.fma(r, 0x1.62e42ff0c52d6p-6, 1.0));
+        return (float) (y * s);
+    }
+
     /** Copies a row (at offset io) as the model reads it (as float32). */
     private static boolean narrow(double[] input, int io, double[] x) {
         boolean finite = true;
@@ -155,7 +199,7 @@ public final class Model {
             }
         }
         for (int k = 0; k < 3; k++) {
-            e[k] = (float) Math.exp(raw[ro + k] - max);
+            e[k] = trExpf(raw[ro + k] - max);
             sum += e[k];
         }
         for (int k = 0; k < 3; k++) {

@@ -1,0 +1,122 @@
+"""Models pickled by old scikit-learn and LightGBM releases give the numbers those releases gave.
+
+The fixtures (tests/data/old_versions/<release>/) were written by tests/data/old_versions/make.py
+in separate venvs: each model's pickle (and, for LightGBM, its text file) beside the
+predictions the writing release made on rows.npy. They are read here with the restricted
+unpickler, whether or not the installed libraries could still load them, and compared with
+those predictions: the IR evaluator, and the generated Go, C and Java.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import transpiler.emit
+from transpiler import ir
+from transpiler.load import load
+from transpiler.verify.harness import Case, names_for, run_cases
+
+from support import LANGS, assert_close, require_toolchain
+
+HERE = os.path.join(os.path.dirname(__file__), "data", "old_versions")
+
+# Where the writing release's arithmetic is not the one reproducible here, to 1 ulp:
+ULP = {
+    # < 1.4 computed multinomial probabilities as exp(raw - logsumexp(raw)), not a softmax
+    "sk1.1/gb_multi.pkl", "sk1.2/gb_multi.pkl", "sk1.3/gb_multi.pkl",
+    # the init's logit is scipy.special.logit at predict time, which changed in scipy 1.15
+    # (the 1.5 fixture was written with scipy 1.13)
+    "sk1.5/gb_clf.pkl", "sk1.5/gb_multi.pkl",
+    # 1.4+ multinomial probabilities are scipy's softmax, with NumPy's exp (not libm's)
+    "sk1.7/gb_multi.pkl",
+}
+
+
+# Generated code computes exp, log and the sigmoid with each language's own libm, which may
+# round the last bit differently from the library's (README, Fidelity).
+COMPILED_RTOL = 1e-15
+
+
+def _fixtures():
+    found = {}
+    for path in sorted(glob.glob(os.path.join(HERE, "*", "*.pkl"))
+                       + glob.glob(os.path.join(HERE, "*", "*.txt"))):
+        name = os.path.relpath(path, HERE)
+        stem = path[:-4]
+        found[name] = (path, stem + ("_booster.npy" if path.endswith(".txt") else ".npy"))
+    return found
+
+
+FIXTURES = _fixtures()
+
+
+def _rows(name):
+    return np.load(os.path.join(HERE, name.split("/")[0], "rows.npy"))
+
+
+def _expected(name):
+    return np.load(FIXTURES[name][1])
+
+
+
+def test_every_release_and_kind_is_there():
+    releases = {name.split("/")[0] for name in FIXTURES}
+    assert {"sk1.1", "sk1.2", "sk1.3", "sk1.5", "sk1.7"} <= releases
+    kinds = {name.split("/")[1] for name in FIXTURES}
+    assert {"tree_clf.pkl", "forest_clf.pkl", "gb_clf.pkl", "gb_multi.pkl", "hgb_clf.pkl",
+            "pipeline.pkl", "lgbm_clf.pkl", "lgbm_bin.pkl", "lgbm_reg.txt"} <= kinds
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_ir_gives_the_writing_release_numbers(name):
+    model = load(FIXTURES[name][0])
+    got, want = ir.evaluate(model, _rows(name)), _expected(name)
+    if name in ULP:
+        assert_close(got, want, 1e-15, name)
+    else:
+        np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_old_classifier_trees_hold_counts_and_give_probabilities():
+    """The silent error this guards against: pre-1.4 trees store class counts."""
+    for release in ("sk1.1", "sk1.3"):
+        model = load(FIXTURES[f"{release}/forest_clf.pkl"][0])
+        out = ir.evaluate(model, _rows(f"{release}/forest_clf.pkl"))
+        assert out.max() <= 1.0 and np.allclose(out.sum(axis=1), 1.0)
+
+
+_BUILT = {}
+
+
+def _key(name):
+    return "old_" + name.replace("/", "_").replace(".", "_")
+
+
+def _built(lang):
+    if lang not in _BUILT:
+        require_toolchain(lang)
+        cases = []
+        for name in sorted(FIXTURES):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = load(FIXTURES[name][0])
+            files = transpiler.emit.emit(model, lang, layout="code", **names_for(lang, _key(name)))
+            cases.append(Case(_key(name), files, model.n_features, model.n_outputs, _rows(name)))
+        _BUILT[lang] = run_cases(lang, cases)
+    return _BUILT[lang]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_compiled_gives_the_writing_release_numbers(lang):
+    out = _built(lang)
+    exact = 0
+    for name in sorted(FIXTURES):
+        assert_close(out[_key(name)], _expected(name), COMPILED_RTOL, f"{name} {lang}")
+        exact += np.array_equal(out[_key(name)], _expected(name))
+    print(f"\n{lang}: {exact} of {len(FIXTURES)} fixtures bit for bit")
