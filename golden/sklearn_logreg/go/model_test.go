@@ -52,7 +52,7 @@ var selfTestWant = [...]uint64{
 	0x3fb7a668d1d85971, 0x3fc8f6168e03ba82, 0x3fe0158e8481ad8c, 0x3fd359d7affac7a7,
 	0x3fe41389c1941ca0, 0x3fc571a7bb135734, 0x3fca40313e9c364c, 0x3fe7aa2bcac66bd4,
 	0x3fce0f5468e62810, 0x3f9a3fe36001450a, 0x3feff70f76532e27, 0x3f5097c7b851ca84,
-	0x3f1494ba151e83fd, 0x3fd80947aacc4b23, 0x3fba0a300e777784, 0x3fe0ba1628caeb7f,
+	0x3f1494ba151e83fe, 0x3fd80947aacc4b23, 0x3fba0a300e777784, 0x3fe0ba1628caeb7f,
 	0x3fe9781558db2026, 0x3fc938c94ee52e03, 0x3f7cdc29b5ca2c4e, 0x3fcf3829064443a5,
 	0x3fb1e5fbdeb15d93, 0x3fe5f5364298c365, 0x3fdf07d65a7b0f85, 0x3fde32e1f273ae05,
 	0x3fa62a3d988a13a0, 0x3fcc0920ea55a491, 0x3fe4feee07aa6dad, 0x3fbff64dee01497d,
@@ -64,11 +64,9 @@ var selfTestWant = [...]uint64{
 	0x3f75a9e79e2f6a4a, 0x3f93b6edf66ac6cd, 0x3fc84e46735c776b, 0x3fe94eb6f3758bef,
 }
 
-// selfTestAgrees reports whether got is want: the same bits, or both NaN, or within
-// 1e-9 relative, because Go's math.Exp may differ in the last bits
-// from NumPy's, which computed the expected outputs.
+// selfTestAgrees reports whether got is want: the same bits, or both NaN.
 func selfTestAgrees(got, want float64) bool {
-	if got != got && want != want || math.Abs(got-want) <= 1e-9*math.Max(1, math.Abs(want)) {
+	if got != got && want != want {
 		return true
 	}
 	return math.Float64bits(got) == math.Float64bits(want)
