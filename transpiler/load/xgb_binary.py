@@ -163,7 +163,7 @@ def parse(data: bytes) -> dict:
                "base_score_is_margin": major == 0, "legacy_binary": True}
     doc = {"learner": learner}
     if major:
-        doc["version"] = [major, minor, 0]
+        doc["version"] = [major, minor]      # the patch release is not recorded
     return doc
 
 

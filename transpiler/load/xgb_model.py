@@ -345,8 +345,8 @@ def _convert(doc, spec: Spec) -> ir.Model:
                          "the model file is corrupt")
     n_out = _n_outputs(lmp)
     check_outputs(objective, n_out)
-    if objective == "binary:logitraw" and _older(doc, (1, 4)) and not _older(doc, (1, 0)):
-        transform = "logit"     # 1.0-1.3 turned its base_score into a margin as logistic does
+    if objective == "binary:logitraw" and _older(doc, (1, 3, 1)) and not _older(doc, (1, 0, 0)):
+        transform = "logit"     # 1.0-1.3.0 made its base_score a margin as logistic does
     base = parse_base_score(lmp.get("base_score", "5E-1"))
     if len(base) == 1:
         base = base * n_out
@@ -369,7 +369,7 @@ def _convert(doc, spec: Spec) -> ir.Model:
         raw = _linear(booster.get("model", {}), n_features, n_out, base, spec)
     elif name in ("gbtree", "dart"):
         raw = _ensemble(booster, name, attributes, n_features, n_out, base, spec, meta,
-                        base_last=learner.get("base_score_is_margin") or _older(doc, (1, 3)))
+                        base_last=learner.get("base_score_is_margin") or _older(doc, (1, 3, 0)))
     else:
         raise UnsupportedModelError(f"unsupported XGBoost booster {name!r}; "
                                     "use gbtree, dart or gblinear")
@@ -382,10 +382,14 @@ def _convert(doc, spec: Spec) -> ir.Model:
 
 
 def _older(doc, version: tuple) -> bool:
-    """Whether the document records a writer older than `version`."""
+    """Whether the document records a writer older than `version` (major, minor, patch); a
+    binary file records no patch, taken as the release's last."""
     v = doc.get("version")
     try:
-        return v is not None and len(v) >= 2 and tuple(int(x) for x in list(v)[:2]) < version
+        if v is None or len(v) < 2:
+            return False
+        mine = tuple(int(x) for x in list(v)[:3])
+        return mine + (1 << 30,) * (3 - len(mine)) < version
     except (TypeError, ValueError):
         return False
 

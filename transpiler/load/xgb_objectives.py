@@ -3,7 +3,7 @@
 XGBoost stores `base_score` in output space ("[6.2333333E-1]" for a logistic model) and turns
 it into a margin with the objective's ProbToMargin every time it loads a model, in float32:
 `-logf(1.0f / p - 1.0f)` for logistic objectives, `logf(p)` for poisson, gamma, tweedie,
-cox and aft, the value itself otherwise (binary:logitraw included since 1.4, multi:softprob stores
+cox and aft, the value itself otherwise (binary:logitraw included since 1.3.1, multi:softprob stores
 margins). We call the platform's `logf` through ctypes when we can: the float64 log rounded
 to float32 differed from XGBoost's margin on 3 of 300 random logistic base scores.
 """

@@ -96,6 +96,8 @@ def write(version: str, out: str) -> None:
     booster("dart", {"objective": "binary:logistic", "booster": "dart", "rate_drop": 0.3,
                      "skip_drop": 0.0}, y_bin, rounds=5)
     booster("poisson", {"objective": "count:poisson"}, y_count)
+    # the margin of base_score 0.3: logit(0.3) before 1.4, 0.3 itself since
+    booster("logitraw", {"objective": "binary:logitraw", "base_score": 0.3}, y_bin, rounds=2)
     if (major, minor) >= (1, 2):
         lower = np.where(y_count > 0, y_count, 0.5)
         d = xgb.DMatrix(X, missing=np.nan)
