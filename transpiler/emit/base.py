@@ -57,6 +57,10 @@ class Target:
     def if_open(self, cond: str) -> str:
         return f"if ({cond}) {{"
 
+    def tree_code(self, tables, index: int, root: int, op: str) -> str:
+        """Tree `index` of the code layout (its root node `root`): its function's body."""
+        return "\n".join(tbl.tree_branches(tables, root, self, op, self.body_depth))
+
     def code_fits(self, tables) -> bool:
         """Whether this language's compiler takes a large model as code (tables.choose_layout)."""
         return True
@@ -338,9 +342,7 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
                                        ("float64", "int32", "int32", "float64"), t.linear):
             arrays[name] = (dtype, values)
     if chosen == "code":
-        ctx["tree_bodies"] = ["\n".join(tbl.tree_branches(t, int(r), target, raw.op,
-                                                             target.body_depth))
-                              for r in t.roots]
+        ctx["tree_bodies"] = [target.tree_code(t, k, int(r), raw.op) for k, r in enumerate(t.roots)]
         ctx.update(block_size=tbl.TREE_BLOCK, tree_blocks=tbl.tree_blocks(len(t.roots)),
                    busiest_feature=tbl.busiest_feature(raw))
         if len(ctx["tree_blocks"]) > 1:     # the more rows run through a block in turn, the better

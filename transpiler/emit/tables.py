@@ -484,10 +484,46 @@ def blob(t: Tables, fmt: str, op: str, packed: bool = False) -> bytes:
     return b"".join(parts)
 
 
-def tree_branches(tables: Tables, root: int, syntax, op: str, depth: int = 1) -> list[str]:
+def subtree_cuts(tables: Tables, root: int, cost: np.ndarray, call_cost: int, budget: int) -> list[int]:
+    """Where to cut one tree into subroutines so that no part costs more than `budget`.
+
+    cost[n - root] is what node n adds to its function (say, bytes of code); a cut subtree costs its
+    parent `call_cost`. Bottom-up (children follow their parent in preorder, so a reverse scan
+    meets them first), a split whose part would exceed the budget hands its larger child, then
+    the other, to a function of its own. Returns the cut nodes in preorder (not the root)."""
+    end = root + _tree_size(tables, root)
+    nodes = np.arange(root, end)
+    left, right = (k.tolist() for k in tables.children(nodes))
+    split = (tables.word[root:end] >= 0).tolist()
+    own = [int(c) for c in cost]
+    part = [0] * (end - root)       # the cost of each node's part, by n - root
+    cut = []
+    for i in range(end - root - 1, -1, -1):
+        c = own[i]
+        if split[i]:
+            kids = sorted((left[i] - root, right[i] - root), key=lambda k: -part[k])
+            c += part[kids[0]] + part[kids[1]]
+            for k in kids:
+                if c <= budget:
+                    break
+                cut.append(k + root)
+                c -= part[k] - call_cost
+        part[i] = c
+    return sorted(cut)
+
+
+def _tree_size(tables: Tables, root: int) -> int:
+    later = tables.roots[tables.roots > root]
+    return int(later.min() if len(later) else tables.n_nodes) - root
+
+
+def tree_branches(tables: Tables, root: int, syntax, op: str, depth: int = 1,
+                  calls: dict | None = None) -> list[str]:
     """The body of one tree's function as lines of `syntax`, walked with an explicit stack.
     The busier child comes first, so the hot path falls through (measured in C on LightGBM
-    500 x 63, with the compiler told which way is likely: single rows ~1.15x, batches ~1.05x)."""
+    500 x 63, with the compiler told which way is likely: single rows ~1.15x, batches ~1.05x).
+    `calls` maps nodes below the root to the call that returns their subtree's leaf
+    (subtree_cuts)."""
     lines: list[str] = []
     stack: list[tuple[int, int] | tuple[str, int]] = [(root, depth)]
     while stack:
@@ -497,6 +533,9 @@ def tree_branches(tables: Tables, root: int, syntax, op: str, depth: int = 1) ->
             lines.append(pad + item)
             continue
         n = item
+        if calls and n != root and n in calls:
+            lines.append(pad + syntax.ret(calls[n]))
+            continue
         if tables.is_leaf(n):
             lines.append(pad + syntax.ret(str(tables.leaf(n))))
             continue

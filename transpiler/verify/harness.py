@@ -7,7 +7,9 @@ decimal text.
 """
 from __future__ import annotations
 
+import glob
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -295,6 +297,7 @@ public final class Driver {
     private static final String[] CLASSES = {%(classes)s};
     private static final String[] FUNCTIONS = {%(functions)s};
     private static final int[] OUTPUTS = {%(outputs)s};
+    private static final String[] SELFTESTS = {%(selftests)s};
 
     private Driver() {
     }
@@ -308,6 +311,13 @@ public final class Driver {
     }
 
     public static void main(String[] args) throws Exception {
+        for (String name : SELFTESTS) {     // every case's self-test, as generated beside it
+            Object bad = call(Class.forName(name).getMethod("check"));
+            if (bad != null) {
+                System.err.println(name + " failed: " + bad);
+                System.exit(1);
+            }
+        }
         boolean batch = args[0].equals("batch");
         for (int i = 1; i + 3 < args.length; i += 4) {
             int idx = Integer.parseInt(args[i]);
@@ -346,8 +356,58 @@ public final class Driver {
 """
 
 
+# HotSpot runs a method of more than this many bytes of bytecode interpreted, never compiled
+# (-XX:HugeMethodLimit, on by default): generated code must stay under it to be fast.
+JIT_METHOD_LIMIT = 8000
+# The length of the instructions that end a method body (javap -c prints their offsets);
+# anything else is given the longest fixed length, 5 bytes.
+LAST_INSTRUCTION = {"return": 1, "ireturn": 1, "lreturn": 1, "freturn": 1, "dreturn": 1,
+                    "areturn": 1, "athrow": 1, "goto": 3, "goto_w": 5}
+
+
+def java_method_sizes(class_files: list[str]) -> list[tuple[int, str, str]]:
+    """(bytes of bytecode, class, method) of every method and static initializer in the
+    class files, read from `javap -c -p`: a method's size is its last instruction's offset
+    plus that instruction's length."""
+    if not class_files:
+        return []
+    out = _run(["javap", "-c", "-p", *class_files], os.path.dirname(class_files[0]), "javap")
+    sizes, cls, method, last = [], "", None, 0
+
+    def close():
+        if method is not None:
+            sizes.append((last, cls, method))
+
+    for line in out.splitlines():
+        head = re.match(r"^\S.*\b(?:class|interface|enum|record) ([\w.$]+)", line)
+        if head:
+            close()
+            cls, method = head.group(1), None
+        elif re.match(r"^  \S.*\)(?: throws [\w.$, ]+)?;$|^  static \{\};$", line):
+            close()
+            method, last = line.strip(), 0
+        else:
+            m = re.match(r"^\s+(\d+): (\w+)", line)
+            if m and method is not None:
+                last = int(m.group(1)) + LAST_INSTRUCTION.get(m.group(2), 5)
+    close()
+    return sizes
+
+
+def check_java_methods(classes: str, packages: list[str]) -> None:
+    """Fails when a method generated into one of the packages ("" the unnamed one) is too
+    large for the JIT (JIT_METHOD_LIMIT)."""
+    files = sorted({f for p in packages
+                    for f in glob.glob(os.path.join(classes, *p.split("."), "*.class"))})
+    huge = [s for s in java_method_sizes(files) if s[0] > JIT_METHOD_LIMIT]
+    if huge:
+        size, cls, method = max(huge)
+        raise BuildError(f"{len(huge)} generated Java methods are over HotSpot's {JIT_METHOD_LIMIT}-byte "
+                         f"JIT limit and would run interpreted; the largest: {cls} {method}, {size} bytes")
+
+
 def _build_java(cases, workdir):
-    sources, classes, functions = [], [], []
+    sources, classes, functions, selftests = [], [], [], []
     for case in cases:
         d = os.path.join(workdir, "src", case.name)
         write_files(d, case.files)
@@ -356,17 +416,20 @@ def _build_java(cases, workdir):
         classes.append(f'"{names.package}.{names.class_name}"' if names.package
                        else f'"{names.class_name}"')
         functions.append(f'"{names.function}"')
+        if f"{names.class_name}SelfTest.java" in case.files:
+            selftests.append(classes[-1][:-1] + 'SelfTest"')
     outputs = ", ".join(str(c.n_outputs) for c in cases)
     driver = os.path.join(workdir, "src", "driver$", "Driver.java")
     os.makedirs(os.path.dirname(driver), exist_ok=True)
     with open(driver, "w") as fh:
         fh.write(JAVA_DRIVER % {"classes": ", ".join(classes), "functions": ", ".join(functions),
-                                "outputs": outputs})
+                                "outputs": outputs, "selftests": ", ".join(selftests)})
     out = os.path.join(workdir, "classes")
     argfile = os.path.join(workdir, "sources.txt")
     with open(argfile, "w") as fh:
         fh.write("\n".join([driver, *sources]))
     _run(["javac", *STRICT_JAVA, "-d", out, f"@{argfile}"], workdir, "javac")
+    check_java_methods(out, [case_names("java", c).package for c in cases])
     for case in cases:  # resources (e.g. model tables) go beside their class
         package = case_names("java", case).package
         for rel, content in case.files.items():

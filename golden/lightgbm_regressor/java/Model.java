@@ -98,7 +98,7 @@ public final class Model {
                 block0(x, raw, ro);
                 return;
             default:
-                throw new IllegalArgumentException("no block " + b);
+                throw new java.lang.IllegalArgumentException("no block " + b);
         }
     }
 
@@ -127,11 +127,11 @@ public final class Model {
     /**
      * Scores one row of 10 features; returns 1 values (predict).
      *
-     * @throws IllegalArgumentException when input does not hold N_FEATURES values
+     * @throws java.lang.IllegalArgumentException when input does not hold N_FEATURES values
      */
     public static double[] score(double[] input) {
         if (input == null || input.length != N_FEATURES) {
-            throw new IllegalArgumentException("input must hold " + N_FEATURES + " values");
+            throw new java.lang.IllegalArgumentException("input must hold " + N_FEATURES + " values");
         }
         double[] x = new double[N_FEATURES];
         double[] raw = new double[N_RAW];
@@ -143,7 +143,7 @@ public final class Model {
     }
 
     private static void scoreRaw(double[] x, boolean finite, double[] raw) {
-        System.arraycopy(BASE_SCORE, 0, raw, 0, N_RAW);
+        java.lang.System.arraycopy(BASE_SCORE, 0, raw, 0, N_RAW);
         for (int b = 0; b < N_BLOCKS; b++) {
             addBlock(b, x, raw, 0);
         }
@@ -156,19 +156,19 @@ public final class Model {
      */
     public static void scoreBatch(double[] rows, int nRows, double[] out) {
         if (rows.length < (long) nRows * N_FEATURES || out.length < (long) nRows * N_OUTPUTS) {
-            throw new IllegalArgumentException("rows or out is shorter than nRows rows");
+            throw new java.lang.IllegalArgumentException("rows or out is shorter than nRows rows");
         }
-        int block = Math.min(BATCH_ROWS, nRows);
+        int block = java.lang.Math.min(BATCH_ROWS, nRows);
         double[][] xs = new double[block][N_FEATURES];
         double[] raw = new double[block * N_RAW];
         for (int start = 0; start < nRows; start += BATCH_ROWS) {
-            int m = Math.min(BATCH_ROWS, nRows - start);
+            int m = java.lang.Math.min(BATCH_ROWS, nRows - start);
             boolean finite = true;
             for (int r = 0; r < m; r++) {
                 finite &= narrow(rows, (start + r) * N_FEATURES, xs[r]);
             }
             for (int r = 0; r < m; r++) {
-                System.arraycopy(BASE_SCORE, 0, raw, r * N_RAW, N_RAW);
+                java.lang.System.arraycopy(BASE_SCORE, 0, raw, r * N_RAW, N_RAW);
             }
             for (int b = 0; b < N_BLOCKS; b++) {
                 for (int r = 0; r < m; r++) {
