@@ -107,8 +107,9 @@ def models():
                                                        n_jobs=1).fit(X, y),
         "rf100x150": lambda X, y: RandomForestRegressor(100, max_leaf_nodes=150, random_state=0,
                                                         n_jobs=1).fit(X, y),
-        "rf30x1500": lambda X, y: RandomForestRegressor(30, max_leaf_nodes=1500, random_state=0,
-                                                        n_jobs=1).fit(X, y),
+        "t3000": lambda X, y: DecisionTreeRegressor(max_leaf_nodes=3000, random_state=0).fit(X, y),
+        # complete enough for heaps (depth <= 10): `auto` walks them as heap tables
+        "rf50d8": lambda X, y: RandomForestRegressor(50, max_depth=8, random_state=0, n_jobs=1).fit(X, y),
     }
 
 

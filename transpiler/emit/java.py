@@ -45,10 +45,10 @@ ZERO_BYTES = 16          # Math.abs(x[f]) <= z: a load, invokestatic, ldc2_w, dc
 CALL_BYTES = 5           # return treeK_J(x): aload, invokestatic, ireturn
 
 
-# Link functions that call java.lang.Math's exp, log or pow, whose last bit may differ from the
-# C library's that the Python model used (the self-test allows 1e-9 relative there).
-LIBM_POSTS = frozenset({"sigmoid", "binary_sigmoid", "softmax", "ovr_normalize", "exp", "softplus",
-                        "samme", "isolation", "calibrated"})
+# Calls of java.lang.Math whose last bit may differ from the C library's that the Python model
+# used (log1p, pow, tanh...; exp is our own, exact: libm.j2): where the model calls one, its
+# self-test allows 1e-9 relative. abs, sqrt, fma, min, max, floor, ceil are exact everywhere.
+LIBM_CALL = re.compile(r"java\.lang\.Math\.(?!(?:abs|sqrt|fma|min|max|floor|ceil|rint)\()\w+\(")
 
 # The self-test's check() names its locals so: a class of the same name would be hidden by one.
 SELFTEST_LOCALS = frozenset("rows want nf no n batch r got k i bad".split())
@@ -160,12 +160,13 @@ class Java(Target):
 
     def extra_context(self, ctx):
         # Encoded arrays call the decoding helpers; literal ones start with "{".
-        more = {"needs_decoder": any(not d.split(" = ", 1)[1].startswith("{") for d in ctx["arrays"])}
+        return {"needs_decoder": any(not d.split(" = ", 1)[1].startswith("{") for d in ctx["arrays"])}
+
+    def selftest_context(self, ctx, files):
         st = ctx["selftest"]
-        if st is not None:
-            as_bytes = lambda bits: np.asarray(bits, dtype="<u8").tobytes()
-            more.update(selftest_rows=self.base64_parts(as_bytes(st["rows"])),
-                        selftest_want=self.base64_parts(as_bytes(st["want"])),
-                        selftest_libm=ctx["kind"] == "kernel" or ctx["post"] in LIBM_POSTS,
-                        selftest_var="_" if ctx["class_name"] in SELFTEST_LOCALS else "")
-        return more
+        as_bytes = lambda bits: np.asarray(bits, dtype="<u8").tobytes()
+        model_text = files[f"{ctx['class_name']}.java"]
+        return dict(selftest_rows=self.base64_parts(as_bytes(st["rows"])),
+                    selftest_want=self.base64_parts(as_bytes(st["want"])),
+                    selftest_libm=bool(LIBM_CALL.search(model_text)),
+                    selftest_var="_" if ctx["class_name"] in SELFTEST_LOCALS else "")

@@ -7,13 +7,13 @@ public final class Model {
     /** Length of the array {@code score} returns. */
     public static final int N_OUTPUTS = 1;
     /** SHA-256 of what the model computes with (the Go loader's and plugin's Hash). */
-    public static final String MODEL_HASH = "a144dc9bb6afc0c5ac26550ccf20c0bb30313907d11bdd0de7dfcbae53d1b02b";
+    public static final java.lang.String MODEL_HASH = "a144dc9bb6afc0c5ac26550ccf20c0bb30313907d11bdd0de7dfcbae53d1b02b";
     /** Where the model came from: library.Class. */
-    public static final String MODEL_SOURCE = "lightgbm.Booster";
+    public static final java.lang.String MODEL_SOURCE = "lightgbm.Booster";
     /** The version of the library that fitted the model. */
-    public static final String SOURCE_VERSION = "model format v4";
+    public static final java.lang.String SOURCE_VERSION = "model format v4";
     /** What generated this class. */
-    public static final String GENERATOR = "transpiler 0.1.0";
+    public static final java.lang.String GENERATOR = "transpiler 0.1.0";
     /** Class labels in output order (empty for regressors); unmodifiable. */
     public static final java.util.List<String> CLASS_LABELS = java.util.List.of();
     /** Feature names in input order (empty when the model was fitted without names); unmodifiable. */

@@ -7,13 +7,13 @@ public final class Model {
     /** Length of the array {@code score} returns. */
     public static final int N_OUTPUTS = 1;
     /** SHA-256 of what the model computes with (the Go loader's and plugin's Hash). */
-    public static final String MODEL_HASH = "086c6708bf87980e3c6f9a7848f81ac4a17b2541f786ae85b141500c310008d1";
+    public static final java.lang.String MODEL_HASH = "086c6708bf87980e3c6f9a7848f81ac4a17b2541f786ae85b141500c310008d1";
     /** Where the model came from: library.Class. */
-    public static final String MODEL_SOURCE = "sklearn.RandomForestRegressor";
+    public static final java.lang.String MODEL_SOURCE = "sklearn.RandomForestRegressor";
     /** The version of the library that fitted the model. */
-    public static final String SOURCE_VERSION = "1.9.1";
+    public static final java.lang.String SOURCE_VERSION = "1.9.1";
     /** What generated this class. */
-    public static final String GENERATOR = "transpiler 0.1.0";
+    public static final java.lang.String GENERATOR = "transpiler 0.1.0";
     /** Class labels in output order (empty for regressors); unmodifiable. */
     public static final java.util.List<String> CLASS_LABELS = java.util.List.of();
     /** Feature names in input order (empty when the model was fitted without names); unmodifiable. */
@@ -45,7 +45,7 @@ public final class Model {
     private static final long[] NODES;
 
     private static double thr(int n) {
-        return Float.intBitsToFloat((int) NODES[n]);
+        return java.lang.Float.intBitsToFloat((int) NODES[n]);
     }
 
     private static int word(int n) {
@@ -71,14 +71,14 @@ public final class Model {
         java.nio.ByteBuffer b;
         try (java.io.InputStream in = Model.class.getResourceAsStream("Model.bin")) {
             if (in == null) {
-                throw new IllegalStateException("resource Model.bin is missing: keep it beside Model.class (Maven, Gradle: in src/main/resources/; transpile --resources)");
+                throw new java.lang.IllegalStateException("resource Model.bin is missing: keep it beside Model.class (Maven, Gradle: in src/main/resources/; transpile --resources)");
             }
             b = java.nio.ByteBuffer.wrap(in.readAllBytes()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         } catch (java.io.IOException e) {
-            throw new IllegalStateException("cannot read Model.bin", e);
+            throw new java.lang.IllegalStateException("cannot read Model.bin", e);
         }
         if (b.getInt() != 0x4C505254 || b.getInt() != 3 || b.getInt() != 1 || b.getInt() != 4) {
-            throw new IllegalStateException("Model.bin is not a model table of this version");
+            throw new java.lang.IllegalStateException("Model.bin is not a model table of this version");
         }
         NODES = new long[b.getInt()];
         b.asLongBuffer().get(NODES);
@@ -248,11 +248,11 @@ public final class Model {
     /**
      * Scores one row of 10 features; returns 1 values (predict).
      *
-     * @throws IllegalArgumentException when input does not hold N_FEATURES values
+     * @throws java.lang.IllegalArgumentException when input does not hold N_FEATURES values
      */
     public static double[] score(double[] input) {
         if (input == null || input.length != N_FEATURES) {
-            throw new IllegalArgumentException("input must hold " + N_FEATURES + " values");
+            throw new java.lang.IllegalArgumentException("input must hold " + N_FEATURES + " values");
         }
         double[] x = new double[N_FEATURES];
         double[] raw = new double[N_RAW];
@@ -264,7 +264,7 @@ public final class Model {
     }
 
     private static void scoreRaw(double[] x, boolean finite, double[] raw) {
-        System.arraycopy(BASE_SCORE, 0, raw, 0, N_RAW);
+        java.lang.System.arraycopy(BASE_SCORE, 0, raw, 0, N_RAW);
         addTrees(x, finite, raw, 0);
         for (int k = 0; k < N_RAW; k++) {
             raw[k] /= TREE_COUNT[k];
@@ -278,19 +278,19 @@ public final class Model {
      */
     public static void scoreBatch(double[] rows, int nRows, double[] out) {
         if (rows.length < (long) nRows * N_FEATURES || out.length < (long) nRows * N_OUTPUTS) {
-            throw new IllegalArgumentException("rows or out is shorter than nRows rows");
+            throw new java.lang.IllegalArgumentException("rows or out is shorter than nRows rows");
         }
-        int block = Math.min(BATCH_ROWS, nRows);
+        int block = java.lang.Math.min(BATCH_ROWS, nRows);
         double[][] xs = new double[block][N_FEATURES];
         double[] raw = new double[block * N_RAW];
         for (int start = 0; start < nRows; start += BATCH_ROWS) {
-            int m = Math.min(BATCH_ROWS, nRows - start);
+            int m = java.lang.Math.min(BATCH_ROWS, nRows - start);
             boolean finite = true;
             for (int r = 0; r < m; r++) {
                 finite &= narrow(rows, (start + r) * N_FEATURES, xs[r]);
             }
             for (int r = 0; r < m; r++) {
-                System.arraycopy(BASE_SCORE, 0, raw, r * N_RAW, N_RAW);
+                java.lang.System.arraycopy(BASE_SCORE, 0, raw, r * N_RAW, N_RAW);
             }
             for (int t = 0; t < 2; t++) {
                 addTreeBlock(t, m, xs, finite, raw);

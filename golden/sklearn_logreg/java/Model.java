@@ -7,13 +7,13 @@ public final class Model {
     /** Length of the array {@code score} returns. */
     public static final int N_OUTPUTS = 3;
     /** SHA-256 of what the model computes with (the Go loader's and plugin's Hash). */
-    public static final String MODEL_HASH = "e98a5edcd5b37d75d73d228154b0a600c4064cadaa41566734f2c85ac8b4814e";
+    public static final java.lang.String MODEL_HASH = "e98a5edcd5b37d75d73d228154b0a600c4064cadaa41566734f2c85ac8b4814e";
     /** Where the model came from: library.Class. */
-    public static final String MODEL_SOURCE = "sklearn.LogisticRegression";
+    public static final java.lang.String MODEL_SOURCE = "sklearn.LogisticRegression";
     /** The version of the library that fitted the model. */
-    public static final String SOURCE_VERSION = "1.9.1";
+    public static final java.lang.String SOURCE_VERSION = "1.9.1";
     /** What generated this class. */
-    public static final String GENERATOR = "transpiler 0.1.0";
+    public static final java.lang.String GENERATOR = "transpiler 0.1.0";
     /** Class labels in output order (empty for regressors); unmodifiable. */
     public static final java.util.List<String> CLASS_LABELS = java.util.List.of(
             "0", "1", "2"
@@ -116,7 +116,7 @@ public final class Model {
 
     /** exp(x) with the bits of glibc's exp on x86-64 (the FMA variant it picks there). */
     private static double trExp(double x) {
-        long ix = Double.doubleToRawLongBits(x);
+        long ix = java.lang.Double.doubleToRawLongBits(x);
         int abstop = (int) (ix >>> 52) & 0x7ff;
         boolean edge = false;
         if (abstop < 0x3c9 || abstop >= 0x408) {
@@ -130,36 +130,36 @@ public final class Model {
                 if (abstop == 0x7ff) {
                     return 1.0 + x;
                 }
-                return ix < 0 ? 0.0 : Double.POSITIVE_INFINITY;
+                return ix < 0 ? 0.0 : java.lang.Double.POSITIVE_INFINITY;
             }
             edge = true;
         }
-        double kd = Math.fma(x, 0x1.71547652b82fep+7, 0x1.8000000000000p+52);
-        long ki = Double.doubleToRawLongBits(kd);
+        double kd = java.lang.Math.fma(x, 0x1.71547652b82fep+7, 0x1.8000000000000p+52);
+        long ki = java.lang.Double.doubleToRawLongBits(kd);
         kd -= 0x1.8000000000000p+52;
-        double r = Math.fma(kd, -0x1.62e42fefa0000p-8, x);
-        r = Math.fma(kd, -0x1.cf79abc9e3b3ap-47, r);
+        double r = java.lang.Math.fma(kd, -0x1.62e42fefa0000p-8, x);
+        r = java.lang.Math.fma(kd, -0x1.cf79abc9e3b3ap-47, r);
         int idx = 2 * (int) (ki & 127);
-        double tail = Double.longBitsToDouble(TR_EXP_TAB[idx]);
+        double tail = java.lang.Double.longBitsToDouble(TR_EXP_TAB[idx]);
         long sbits = TR_EXP_TAB[idx + 1] + (ki << 45);
         double r2 = r * r;
-        double p23 = Math.fma(r, 0x1.555555555543cp-3, 0x1.ffffffffffdbdp-2);
-        double p45 = Math.fma(r, 0x1.1111167a4d017p-7, 0x1.55555cf172b91p-5);
-        double tmp = Math.fma(r2 * r2, p45, Math.fma(p23, r2, tail + r));
+        double p23 = java.lang.Math.fma(r, 0x1.555555555543cp-3, 0x1.ffffffffffdbdp-2);
+        double p45 = java.lang.Math.fma(r, 0x1.1111167a4d017p-7, 0x1.55555cf172b91p-5);
+        double tmp = java.lang.Math.fma(r2 * r2, p45, java.lang.Math.fma(p23, r2, tail + r));
         if (edge) {
             return trExpEdge(tmp, sbits, ki);
         }
-        double scale = Double.longBitsToDouble(sbits);
-        return Math.fma(scale, tmp, scale);
+        double scale = java.lang.Double.longBitsToDouble(sbits);
+        return java.lang.Math.fma(scale, tmp, scale);
     }
 
     /** |x| >= 512: the scale's exponent may overflow or fall below normal numbers. */
     private static double trExpEdge(double tmp, long sbits, long ki) {
         if ((ki & 0x80000000L) == 0) {
-            double scale = Double.longBitsToDouble(sbits - (1009L << 52));
-            return 0x1p1009 * Math.fma(scale, tmp, scale);
+            double scale = java.lang.Double.longBitsToDouble(sbits - (1009L << 52));
+            return 0x1p1009 * java.lang.Math.fma(scale, tmp, scale);
         }
-        double scale = Double.longBitsToDouble(sbits + (1022L << 52));
+        double scale = java.lang.Double.longBitsToDouble(sbits + (1022L << 52));
         double t = scale * tmp;
         double y = scale + t;
         if (y < 1.0) { // round y to the subnormal grid before scaling it down
@@ -202,11 +202,11 @@ public final class Model {
     /**
      * Scores one row of 3 features; returns 3 values (predict_proba).
      *
-     * @throws IllegalArgumentException when input does not hold N_FEATURES values
+     * @throws java.lang.IllegalArgumentException when input does not hold N_FEATURES values
      */
     public static double[] score(double[] input) {
         if (input == null || input.length != N_FEATURES) {
-            throw new IllegalArgumentException("input must hold " + N_FEATURES + " values");
+            throw new java.lang.IllegalArgumentException("input must hold " + N_FEATURES + " values");
         }
         double[] x = new double[N_FEATURES];
         double[] raw = new double[N_RAW];
@@ -228,13 +228,13 @@ public final class Model {
      */
     public static void scoreBatch(double[] rows, int nRows, double[] out) {
         if (rows.length < (long) nRows * N_FEATURES || out.length < (long) nRows * N_OUTPUTS) {
-            throw new IllegalArgumentException("rows or out is shorter than nRows rows");
+            throw new java.lang.IllegalArgumentException("rows or out is shorter than nRows rows");
         }
-        int block = Math.min(BATCH_ROWS, nRows);
+        int block = java.lang.Math.min(BATCH_ROWS, nRows);
         double[][] xs = new double[block][N_FEATURES];
         double[] raw = new double[block * N_RAW];
         for (int start = 0; start < nRows; start += BATCH_ROWS) {
-            int m = Math.min(BATCH_ROWS, nRows - start);
+            int m = java.lang.Math.min(BATCH_ROWS, nRows - start);
             boolean finite = true;
             for (int r = 0; r < m; r++) {
                 finite &= narrow(rows, (start + r) * N_FEATURES, xs[r]);

@@ -7,13 +7,13 @@ public final class Model {
     /** Length of the array {@code score} returns. */
     public static final int N_OUTPUTS = 3;
     /** SHA-256 of what the model computes with (the Go loader's and plugin's Hash). */
-    public static final String MODEL_HASH = "d29c1fa61686698825a51ef86980740fce0046ab455adea887c85c88a43f0041";
+    public static final java.lang.String MODEL_HASH = "d29c1fa61686698825a51ef86980740fce0046ab455adea887c85c88a43f0041";
     /** Where the model came from: library.Class. */
-    public static final String MODEL_SOURCE = "sklearn.DecisionTreeClassifier";
+    public static final java.lang.String MODEL_SOURCE = "sklearn.DecisionTreeClassifier";
     /** The version of the library that fitted the model. */
-    public static final String SOURCE_VERSION = "1.9.1";
+    public static final java.lang.String SOURCE_VERSION = "1.9.1";
     /** What generated this class. */
-    public static final String GENERATOR = "transpiler 0.1.0";
+    public static final java.lang.String GENERATOR = "transpiler 0.1.0";
     /** Class labels in output order (empty for regressors); unmodifiable. */
     public static final java.util.List<String> CLASS_LABELS = java.util.List.of(
             "0", "1", "2"

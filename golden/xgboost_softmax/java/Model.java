@@ -7,13 +7,13 @@ public final class Model {
     /** Length of the array {@code score} returns. */
     public static final int N_OUTPUTS = 3;
     /** SHA-256 of what the model computes with (the Go loader's and plugin's Hash). */
-    public static final String MODEL_HASH = "22aef84be324b5685c276614f04430c0471c84c7208d92c8265b05df8037417d";
+    public static final java.lang.String MODEL_HASH = "22aef84be324b5685c276614f04430c0471c84c7208d92c8265b05df8037417d";
     /** Where the model came from: library.Class. */
-    public static final String MODEL_SOURCE = "xgboost file (classifier)";
+    public static final java.lang.String MODEL_SOURCE = "xgboost file (classifier)";
     /** The version of the library that fitted the model. */
-    public static final String SOURCE_VERSION = "3.2.0";
+    public static final java.lang.String SOURCE_VERSION = "3.2.0";
     /** What generated this class. */
-    public static final String GENERATOR = "transpiler 0.1.0";
+    public static final java.lang.String GENERATOR = "transpiler 0.1.0";
     /** Class labels in output order (empty for regressors); unmodifiable. */
     public static final java.util.List<String> CLASS_LABELS = java.util.List.of(
             "0", "1", "2"
@@ -125,7 +125,7 @@ public final class Model {
                 block0(x, raw, ro);
                 return;
             default:
-                throw new IllegalArgumentException("no block " + b);
+                throw new java.lang.IllegalArgumentException("no block " + b);
         }
     }
 
@@ -148,7 +148,7 @@ public final class Model {
 
     /** expf(x) with the bits of glibc's expf on x86-64 (the FMA variant it picks there). */
     private static float trExpf(float x) {
-        int ix = Float.floatToRawIntBits(x);
+        int ix = java.lang.Float.floatToRawIntBits(x);
         int abstop = (ix >>> 20) & 0x7ff;
         if (abstop >= 0x42b) { // |x| >= 88, inf, NaN
             if (ix == 0xff800000) {
@@ -158,7 +158,7 @@ public final class Model {
                 return x + x;
             }
             if (x > 0x1.62e42e0000000p+6f) {
-                return Float.POSITIVE_INFINITY;
+                return java.lang.Float.POSITIVE_INFINITY;
             }
             if (x < -0x1.9fe3680000000p+6f) {
                 return 0.0f;
@@ -168,13 +168,13 @@ public final class Model {
             }
         }
         double xd = x;
-        double kd = Math.fma(0x1.71547652b82fep+5, xd, 0x1.8000000000000p+52);
-        long ki = Double.doubleToRawLongBits(kd);
+        double kd = java.lang.Math.fma(0x1.71547652b82fep+5, xd, 0x1.8000000000000p+52);
+        long ki = java.lang.Double.doubleToRawLongBits(kd);
         kd -= 0x1.8000000000000p+52;
-        double r = Math.fma(0x1.71547652b82fep+5, xd, -kd);
-        double s = Double.longBitsToDouble(TR_EXPF_TAB[(int) (ki & 31)] + (ki << 47));
-        double z = Math.fma(0x1.c6af84b912394p-20, r, 0x1.ebfce50fac4f3p-13);
-        double y = Math.fma(z, r * r, Math.fma(r, 0x1.62e42ff0c52d6p-6, 1.0));
+        double r = java.lang.Math.fma(0x1.71547652b82fep+5, xd, -kd);
+        double s = java.lang.Double.longBitsToDouble(TR_EXPF_TAB[(int) (ki & 31)] + (ki << 47));
+        double z = java.lang.Math.fma(0x1.c6af84b912394p-20, r, 0x1.ebfce50fac4f3p-13);
+        double y = java.lang.Math.fma(z, r * r, java.lang.Math.fma(r, 0x1.62e42ff0c52d6p-6, 1.0));
         return (float) (y * s);
     }
 
@@ -210,11 +210,11 @@ public final class Model {
     /**
      * Scores one row of 4 features; returns 3 values (predict_proba).
      *
-     * @throws IllegalArgumentException when input does not hold N_FEATURES values
+     * @throws java.lang.IllegalArgumentException when input does not hold N_FEATURES values
      */
     public static double[] score(double[] input) {
         if (input == null || input.length != N_FEATURES) {
-            throw new IllegalArgumentException("input must hold " + N_FEATURES + " values");
+            throw new java.lang.IllegalArgumentException("input must hold " + N_FEATURES + " values");
         }
         double[] x = new double[N_FEATURES];
         float[] raw = new float[N_RAW];
@@ -226,7 +226,7 @@ public final class Model {
     }
 
     private static void scoreRaw(double[] x, boolean finite, float[] raw) {
-        System.arraycopy(BASE_SCORE, 0, raw, 0, N_RAW);
+        java.lang.System.arraycopy(BASE_SCORE, 0, raw, 0, N_RAW);
         for (int b = 0; b < N_BLOCKS; b++) {
             addBlock(b, x, raw, 0);
         }
@@ -239,19 +239,19 @@ public final class Model {
      */
     public static void scoreBatch(double[] rows, int nRows, double[] out) {
         if (rows.length < (long) nRows * N_FEATURES || out.length < (long) nRows * N_OUTPUTS) {
-            throw new IllegalArgumentException("rows or out is shorter than nRows rows");
+            throw new java.lang.IllegalArgumentException("rows or out is shorter than nRows rows");
         }
-        int block = Math.min(BATCH_ROWS, nRows);
+        int block = java.lang.Math.min(BATCH_ROWS, nRows);
         double[][] xs = new double[block][N_FEATURES];
         float[] raw = new float[block * N_RAW];
         for (int start = 0; start < nRows; start += BATCH_ROWS) {
-            int m = Math.min(BATCH_ROWS, nRows - start);
+            int m = java.lang.Math.min(BATCH_ROWS, nRows - start);
             boolean finite = true;
             for (int r = 0; r < m; r++) {
                 finite &= narrow(rows, (start + r) * N_FEATURES, xs[r]);
             }
             for (int r = 0; r < m; r++) {
-                System.arraycopy(BASE_SCORE, 0, raw, r * N_RAW, N_RAW);
+                java.lang.System.arraycopy(BASE_SCORE, 0, raw, r * N_RAW, N_RAW);
             }
             for (int b = 0; b < N_BLOCKS; b++) {
                 for (int r = 0; r < m; r++) {
