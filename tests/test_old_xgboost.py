@@ -219,3 +219,10 @@ def test_expectile_objective_with_one_alpha_predicts_the_margin():
     lmp["num_target"], lmp["base_score"] = "2", "[1E0,2E0]"
     with pytest.raises(UnsupportedModelError, match="reg:expectileerror with 2"):
         convert(doc, Spec(proba=False, use_best_iteration=False))
+
+
+def test_base64_models_of_xgboost_0_4_are_named(tmp_path):
+    path = tmp_path / "old.model"
+    path.write_bytes(b"bs64" + b"AAAA" * 50)
+    with pytest.raises(InputError, match="base64 form of xgboost 0.4"):
+        transpiler.to_ir(str(path))

@@ -111,7 +111,7 @@ def list_models() -> None:
 
 @app.command(cls=Command)
 def transpile(
-    model: Annotated[Optional[str], typer.Argument(help="Pickle/joblib file, XGBoost .json/.ubj or LightGBM model.txt.", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Argument(help="Pickle/joblib file, XGBoost model (.json, .ubj or legacy binary) or LightGBM model.txt.", show_default=False)] = None,
     lang: Annotated[Optional[str], typer.Option("--lang", "-l", help=f"Target language: {', '.join(LANGUAGES)}.", show_default=False)] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Directory to write into (created if missing); default: standard output.", show_default=False)] = None,
     package: Annotated[Optional[str], typer.Option(help="Go package / Java package name. [default: model for Go, none for Java]", show_default=False)] = None,

@@ -42,6 +42,7 @@ from .xgb_ubjson import UBJSONError, decode
 
 MAGIC = b"binf"
 CONFIG_HEADER = b"CONFIG-offset:"
+BASE64 = b"bs64"          # the base64 text form of xgboost <= 0.4x, refused since 0.6
 LEARNER_PARAM = 136
 GBTREE_PARAM = 160
 TREE_PARAM = 148
@@ -99,7 +100,7 @@ class _Reader:
 def sniff(head: bytes) -> bool:
     """A legacy binary model (an objective name right after the 136-byte parameter block) or a
     1.x serialised booster ("CONFIG-offset:")."""
-    if head.startswith(CONFIG_HEADER):
+    if head.startswith((CONFIG_HEADER, BASE64)):
         return True
     start = len(MAGIC) if head.startswith(MAGIC) else 0
     at = start + LEARNER_PARAM
@@ -238,6 +239,10 @@ def read_serialized(raw: bytes, where: str = "the pickled XGBoost booster") -> d
     a model file's bytes: legacy binary, 1.x "CONFIG-offset:" serialisation, JSON or UBJSON
     (a model, or a {"Model", "Config"} snapshot). InputError names the format when unreadable."""
     data = bytes(raw)
+    if data.startswith(BASE64):
+        raise InputError(f"{where} is an XGBoost model in the base64 form of xgboost 0.4 and "
+                         "older, which no later release reads; load it with that release "
+                         "and save it with save_model")
     if data.startswith(CONFIG_HEADER):
         return _serialised(data, where)
     if data[:1] == b"{":

@@ -5,7 +5,7 @@
 For each version, a venv in /tmp/venvs/xgb-VERSION (made once, pip wheels only: the oldest
 xgboost wheels that install on Python 3.11) runs this file again with `--write VERSION DIR`,
 which trains a few small models, saves them in every format that version writes (legacy
-binary, JSON from 1.0, UBJSON from 1.6, pickles of the sklearn estimators and of a Booster),
+binary as `.model`, or `.deprecated` from 2.1, JSON from 1.0, UBJSON from 1.6, pickles of the sklearn estimators and of a Booster),
 and records the version's own predictions on the rows in `preds.npz` (key "X"), as float32
 bits. `manifest.json` says, per file, which prediction it must reproduce and how it is read.
 CI uses the committed files; it never runs this script.
@@ -80,6 +80,8 @@ def write(version: str, out: str) -> None:
         if name in ("binary", "multi"):     # JSON and UBJSON of other kinds: test_xgboost.py
             formats += ["json"] if major >= 1 else []
             formats += ["ubj"] if (major, minor) >= (1, 6) else []
+            # 2.1 writes UBJSON for any other name; the legacy binary format only so
+            formats += ["deprecated"] if (major, minor) >= (2, 1) else []
         for ext in formats:
             fname = f"{name}.{ext}"
             bst.save_model(os.path.join(out, fname))
