@@ -29,11 +29,12 @@ ULP = {
     # < 1.4 computed multinomial probabilities as exp(raw - logsumexp(raw)), not a softmax
     "sk1.1/gb_multi.pkl", "sk1.2/gb_multi.pkl", "sk1.3/gb_multi.pkl",
     # the init's logit is scipy.special.logit at predict time, which changed in scipy 1.15
-    # (the 1.5 fixture was written with scipy 1.13)
-    "sk1.5/gb_clf.pkl", "sk1.5/gb_multi.pkl",
-    # 1.4+ multinomial probabilities are scipy's softmax, with NumPy's exp (not libm's)
-    "sk1.7/gb_multi.pkl",
+    # (the 1.4 and 1.5 fixtures were written with scipy 1.12 and 1.13)
+    "sk1.4/gb_clf.pkl", "sk1.4/gb_multi.pkl", "sk1.5/gb_clf.pkl", "sk1.5/gb_multi.pkl",
 }
+# scikit-learn's softmax and exp link are NumPy's exp; the IR's exp has libm's bits
+ULP |= {f"sk1.{v}/{kind}.pkl" for v in (1, 2, 3, 4, 5, 7, 8)
+        for kind in ("gb_multi", "hgb_multi", "hgb_poisson")}
 
 
 # Generated code computes exp, log and the sigmoid with each language's own libm, which may
@@ -65,10 +66,11 @@ def _expected(name):
 
 def test_every_release_and_kind_is_there():
     releases = {name.split("/")[0] for name in FIXTURES}
-    assert {"sk1.1", "sk1.2", "sk1.3", "sk1.5", "sk1.7"} <= releases
+    assert {"sk1.1", "sk1.2", "sk1.3", "sk1.4", "sk1.5", "sk1.7", "sk1.8"} <= releases
     kinds = {name.split("/")[1] for name in FIXTURES}
     assert {"tree_clf.pkl", "forest_clf.pkl", "gb_clf.pkl", "gb_multi.pkl", "hgb_clf.pkl",
-            "pipeline.pkl", "lgbm_clf.pkl", "lgbm_bin.pkl", "lgbm_reg.txt"} <= kinds
+            "gb_exp.pkl", "hgb_poisson.pkl", "pipeline.pkl", "pipeline_mask.pkl", "lgbm_clf.pkl",
+            "lgbm_bin.pkl", "lgbm_reg.txt"} <= kinds
 
 
 @pytest.mark.filterwarnings("ignore")

@@ -55,7 +55,7 @@ builtins:bytearray builtins:bytes builtins:complex builtins:dict builtins:frozen
 builtins:list builtins:object builtins:range builtins:set builtins:slice builtins:tuple
 builtins:bool builtins:int builtins:float builtins:str
 copyreg:_reconstructor _codecs:encode
-collections:OrderedDict collections:defaultdict collections:deque
+collections:OrderedDict collections:defaultdict collections:deque collections:UserList
 
 numpy:ndarray numpy:dtype numpy:bool_ numpy:float64 numpy:float32 numpy:int64 numpy:int32
 numpy:str_ numpy:bytes_ numpy:void
@@ -89,6 +89,8 @@ scipy.sparse._lil scipy.sparse._dok scipy.sparse._arrays
 # same state (recorded from real pickles: tests/data/old_xgboost).
 RENAMED = {
     ("xgboost.compat", "XGBoostLabelEncoder"): ("sklearn.preprocessing._label", "LabelEncoder"),
+    # scikit-learn 1.5-1.6: ColumnTransformer's remainder columns (tests/data/old_versions)
+    ("sklearn.compose._column_transformer", "_RemainderColsList"): ("collections", "UserList"),
 }
 
 # Globals that pickles of older scikit-learn releases name and the installed one no longer

@@ -24,8 +24,10 @@ VERSIONS = {  # fixture folder -> pip requirements of its venv
     "sk1.1": ["scikit-learn==1.1.3", "numpy==1.23.5", "scipy==1.9.3", "lightgbm==2.3.1"],
     "sk1.2": ["scikit-learn==1.2.2", "numpy==1.24.4", "scipy==1.10.1", "lightgbm==3.3.5"],
     "sk1.3": ["scikit-learn==1.3.2", "numpy==1.26.4", "scipy==1.11.4"],
+    "sk1.4": ["scikit-learn==1.4.0", "numpy==1.26.4", "scipy==1.12.0", "lightgbm==4.0.0"],
     "sk1.5": ["scikit-learn==1.5.2", "numpy==1.26.4", "scipy==1.13.1"],
     "sk1.7": ["scikit-learn==1.7.2", "numpy==2.2.6", "scipy==1.15.3"],
+    "sk1.8": ["scikit-learn==1.8.0"],
 }
 
 
@@ -78,6 +80,19 @@ def models():
         "gb_reg": (GradientBoostingRegressor(n_estimators=5, max_depth=2, **small), "reg"),
         "hgb_clf": (HistGradientBoostingClassifier(max_iter=5, max_leaf_nodes=4, **small), "bin"),
         "hgb_reg": (HistGradientBoostingRegressor(max_iter=5, max_leaf_nodes=4, **small), "reg"),
+        "gb_exp": (GradientBoostingClassifier(loss="exponential", n_estimators=3, max_depth=2,
+                                              **small), "bin"),
+        "gb_huber": (GradientBoostingRegressor(loss="huber", n_estimators=3, max_depth=2,
+                                               **small), "reg"),
+        "hgb_multi": (HistGradientBoostingClassifier(max_iter=3, max_leaf_nodes=4, **small),
+                      "multi"),
+        "hgb_poisson": (HistGradientBoostingRegressor(loss="poisson", max_iter=5,
+                                                      max_leaf_nodes=4, **small), "pos"),
+        # columns chosen by a mask: 1.5-1.7 pickle the remainder as a _RemainderColsList
+        "pipeline_mask": (Pipeline([
+            ("cols", ColumnTransformer([("scale", StandardScaler(), [True, True, False, False])],
+                                       remainder="passthrough")),
+            ("tree", DecisionTreeRegressor(max_depth=3, **small))]), "reg"),
         "pipeline": (Pipeline([
             ("cols", ColumnTransformer([("scale", StandardScaler(), [0, 1])],
                                        remainder="passthrough")),
@@ -100,7 +115,7 @@ def fit(out: str) -> None:
     import numpy as np
 
     X, reg, binary, multi, rows = data()
-    y = {"reg": reg, "bin": binary, "multi": multi}
+    y = {"reg": reg, "bin": binary, "multi": multi, "pos": np.exp(reg / 4.0)}
     np.save(os.path.join(out, "rows.npy"), rows)
     for name, (model, target) in models().items():
         model.fit(X, y[target])
