@@ -17,6 +17,7 @@ import pytest
 
 import transpiler.emit
 from transpiler import ir
+from transpiler.errors import InputError
 from transpiler.load import load
 from transpiler.verify.harness import Case, names_for, run_cases
 
@@ -122,3 +123,16 @@ def test_compiled_gives_the_writing_release_numbers(lang):
         assert_close(out[_key(name)], _expected(name), COMPILED_RTOL, f"{name} {lang}")
         exact += np.array_equal(out[_key(name)], _expected(name))
     print(f"\n{lang}: {exact} of {len(FIXTURES)} fixtures bit for bit")
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_older_than_we_read_names_the_release_to_resave_with(tmp_path):
+    """A 1.1 pickle edited to read as 1.0.2 with 1.0's attribute name for the loss."""
+    data = open(FIXTURES["sk1.1/gb_reg.pkl"][0], "rb").read()
+    assert data.count(b"\x8c\x05_loss") == 1 and b"1.1.3" in data
+    path = tmp_path / "gb_1_0.pkl"
+    path.write_bytes(data.replace(b"1.1.3", b"1.0.2").replace(b"\x8c\x05_loss", b"\x8c\x05loss_"))
+    with pytest.raises(InputError) as exc:
+        load(str(path))
+    msg = str(exc.value)
+    assert "\n" not in msg and "scikit-learn 1.0.2" in msg and "1.1 or later" in msg

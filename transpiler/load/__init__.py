@@ -41,20 +41,39 @@ def load(model_or_path, **options) -> ir.Model:
             if sniff is not None and sniff(path, head):
                 return _from_file(path, lambda: family.load_file(path, options))
         formats.check(path, head)   # kinds we recognise but do not read, named
-        obj = files.unpickle(path, trust=trust)
-        return _from_file(path, lambda: load_object(obj, options))
+        versions = []
+        obj = files.unpickle(path, trust=trust, versions=versions)
+        return _from_file(path, lambda: load_object(obj, options), versions)
     return checks.check_model(load_object(model_or_path, options))
 
 
-def _from_file(path: str, build) -> ir.Model:
+OLDEST_SKLEARN = (1, 1)     # the oldest release whose pickles are read (tests/data/old_versions)
+
+
+def _too_old(versions) -> str:
+    """The oldest of the scikit-learn versions that pickled a file, if older than we read."""
+    def key(v):
+        parts = [int(p) for p in str(v).split(".")[:2] if p.isdigit()]
+        return tuple(parts) if len(parts) == 2 else (0, 0)     # "pre-0.18" and the like
+    old = sorted((key(v), v) for v in versions if key(v) < OLDEST_SKLEARN)
+    return old[0][1] if old else ""
+
+
+def _from_file(path: str, build, versions=()) -> ir.Model:
     """build() a model from a file's contents; errors a malformed file can cause in a loader
-    (IndexError, KeyError, ... deep in its parsing) become one InputError."""
+    (IndexError, KeyError, ... deep in its parsing) become one InputError, which names the
+    release to re-save with when the pickle is older than the releases we read."""
     try:
         return checks.check_model(build())
     except TranspilerError:
         raise
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError,
             ZeroDivisionError, MemoryError, RecursionError, AssertionError) as exc:
+        old = _too_old(versions)
+        if old:
+            raise InputError(f"{path} was pickled by scikit-learn {old}, and pickles are read "
+                             "from scikit-learn 1.1 on; load it with scikit-learn 1.1 or later, "
+                             "check its predictions and save it again") from exc
         raise InputError(f"{path} holds a malformed model ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0][:160] if str(exc) else ''}); save it again, "
                          "or rerun with --debug and report it if the file is sound") from exc

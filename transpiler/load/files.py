@@ -65,8 +65,9 @@ def _refused(path: str, exc: safe_pickle.UnsafePickleError) -> InputError:
                       "for a file from a source you trust")
 
 
-def unpickle(path: str, trust: bool = False):
-    """Load a pickle, joblib or skops file; restricted unless `trust`."""
+def unpickle(path: str, trust: bool = False, versions: list | None = None):
+    """Load a pickle, joblib or skops file; restricted unless `trust`. `versions` gets the
+    scikit-learn versions that pickled its estimators, when not the installed one."""
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if path.endswith(".skops") or magic == b"PK\x03\x04":
@@ -76,6 +77,8 @@ def unpickle(path: str, trust: bool = False):
             return _load_trusted(path)
         notes = []
         obj = safe_pickle.load(path, Budget(path), notes)
+        if versions is not None:
+            versions.extend(version for _, version in notes)
         for name, version in notes[:1]:
             warnings.warn(LoadNote(
                 f"{path} holds a {name} pickled by scikit-learn {version}, read with "
