@@ -74,7 +74,16 @@ def unpickle(path: str, trust: bool = False, versions: list | None = None):
         return load_skops(path, trust)
     try:
         if trust:
-            return _load_trusted(path)
+            try:
+                return _load_trusted(path)
+            except (AttributeError, ImportError, ValueError) as exc:
+                # the installed libraries cannot rebuild what an older release pickled (classes
+                # since removed or renamed, other node layouts); our reader of the plain state
+                # can, and it is stricter, so trusting the file gives up nothing
+                try:
+                    return safe_pickle.load(path, Budget(path), [])
+                except Exception:
+                    raise exc from None
         notes = []
         obj = safe_pickle.load(path, Budget(path), notes)
         if versions is not None:
