@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import sys
 import xml.etree.ElementTree as ET
 
@@ -215,6 +216,17 @@ def test_check_cli(files, tmp_path):
     assert "error: " in drift.output and "is out of date" in drift.output
     missing = invoke(model, "--lang", "c", "--check", out)
     assert missing.exit_code == 1 and "model.c: missing" in missing.output
+    # the hint repeats every option given: pasted, it writes what --check expects
+    stale = invoke(model, "--lang", "go", "--package", "other", "--function", "Predict",
+                   "--layout", "table", "--no-selftest", "--check", out)
+    assert stale.exit_code == 1
+    hint = next(line for line in stale.output.splitlines() if line.startswith("regenerate with: "))
+    assert hint == (f"regenerate with: transpile {model} --lang go -o {out} --package other "
+                    "--function Predict --layout table --no-selftest")
+    again = tmp_path / "again"
+    words = hint.split(": ", 1)[1].split()[1:]
+    assert invoke(*[str(again) if w == str(out) else w for w in words]).exit_code == 0
+    assert invoke(*words[:words.index("-o")], "--check", again, *words[words.index("-o") + 2:]).exit_code == 0
 
 
 def test_check_files(tmp_path):
@@ -370,10 +382,26 @@ def test_progress_stages_and_quiet_without_a_terminal():
     require_toolchain("c")
     seen = []
     model = tree.DecisionTreeRegressor(max_depth=3).fit(X, X[:, 0])
-    r = run.verify(model, "c", progress=seen.append)
-    assert r.ok and seen == list(run.STAGES)
+    r = run.verify(model, "c", progress=lambda stage, **counts: seen.append((stage, counts)))
+    assert r.ok and [s for s, _ in seen] == list(run.STAGES)
+    assert seen[2][1] == {"rows": r.rows} and seen[3][1] == {"values": r.values}
     with progress_bar() as bar:      # pytest captures the output: not a terminal
         assert bar is None
+
+
+def test_stage_lines_off_a_terminal(tmp_path):
+    """In CI (no terminal) verify says each stage on stderr as it ends: counts and seconds."""
+    require_toolchain("c")
+    path = tmp_path / "m.pkl"
+    with open(path, "wb") as fh:
+        pickle.dump(tree.DecisionTreeRegressor(max_depth=3).fit(X, X[:, 0]), fh)
+    r = CliRunner().invoke(app, [str(path), "--lang", "c", "--verify"])
+    assert r.exit_code == 0, r.output
+    lines = [line for line in r.stderr.splitlines() if line.startswith("verify: ")]
+    assert [line.split(":")[1].strip() for line in lines] == list(run.STAGES), lines
+    assert re.search(r"verify: deriving rows: [\d,]+ rows, \d+\.\d s$", lines[1])
+    assert re.search(r"verify: comparing: [\d,]+ values, [\d,]+ bit-identical, OK, \d+\.\d s$",
+                     lines[-1])
 
 
 def test_bad_tolerance_text():

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import shlex
 import sys
+import time
 import warnings
 from typing import Annotated, Optional
 
@@ -194,25 +196,67 @@ def transpile(
 REPORTS = ("text", "json", "junit")
 
 
+class StageLines:
+    """Verify's progress off a terminal (CI logs): one line per stage on standard error as it
+    ends, with what it produced and its seconds."""
+
+    def __init__(self, echo=None):
+        self.echo = echo or (lambda line: typer.echo(line, err=True))
+        self.stage, self.start = None, 0.0
+
+    def __call__(self, stage: str, **counts) -> None:
+        self.finish(counts)
+        self.stage, self.start = stage, time.monotonic()
+
+    def finish(self, counts: dict | None = None, done: str = "") -> None:
+        if self.stage is None:
+            return
+        said = ", ".join([f"{v:,} {k}" for k, v in (counts or {}).items()] + ([done] if done else []))
+        self.echo(f"verify: {self.stage}: {said + ', ' if said else ''}"
+                  f"{time.monotonic() - self.start:.1f} s")
+        self.stage = None
+
+
 @contextlib.contextmanager
-def progress_bar():
-    """A progress callback for verify's stages, drawn on standard error only when it is a terminal."""
+def progress_bar(lines: StageLines | None = None):
+    """A progress callback for verify's stages: a bar on standard error when it is a terminal,
+    else `lines` (a StageLines, or None for silence)."""
     try:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        terminal = Console(stderr=True).is_terminal
     except ImportError:  # rich comes with typer, but a slim install may lack it
-        yield None
+        terminal = False
+    if not terminal:
+        yield lines
         return
     console = Console(stderr=True)
-    if not console.is_terminal:
-        yield None
-        return
     from .verify.run import STAGES
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("verify", total=len(STAGES))
-        yield lambda stage: bar.update(task, description=stage, completed=STAGES.index(stage))
+        yield lambda stage, **counts: bar.update(task, description=stage,
+                                                 completed=STAGES.index(stage))
+
+
+def regenerate_command(model: str, lang: str, out: str, names: dict, resources, load) -> str:
+    """The transpile command that writes DIR as --check expects it: every option given."""
+    words = ["transpile", model, "--lang", lang, "-o", out]
+    for option, key in (("--package", "package"), ("--function", "function"),
+                        ("--class", "class_name")):
+        if names.get(key):
+            words += [option, names[key]]
+    if names.get("layout", "auto") != "auto":
+        words += ["--layout", names["layout"]]
+    words += [flag for flag, on in (("--plugin", names.get("plugin")),
+                                    ("--loader", names.get("loader")),
+                                    ("--no-selftest", names.get("selftest") is False),
+                                    ("--trust-pickle", (load or {}).get("trust_pickle")))
+              if on]
+    if resources is not None:
+        words += ["--resources", resources]
+    return " ".join(shlex.quote(str(w)) for w in words)
 
 
 def verify_and_check(model: str, lang: str, names: dict, *, output, data, tolerance, report,
@@ -227,7 +271,8 @@ def verify_and_check(model: str, lang: str, names: dict, *, output, data, tolera
     fmt = choice(report or "text", REPORTS, "--report")
     if check is not None and output is not None:
         raise OptionError("--check writes nothing; drop -o (or drop --check to write the files)")
-    with progress_bar() as progress:   # printing waits until the bar is gone
+    lines = StageLines() if verify else None
+    with progress_bar(lines) as progress:   # printing waits until the bar is gone
         if progress:
             progress(STAGES[0])
         subject = open_subject(model, load)
@@ -244,7 +289,7 @@ def verify_and_check(model: str, lang: str, names: dict, *, output, data, tolera
             result.missing += [f"{resources}/{rel}" for rel in tables.missing]
             result.changed += [(f"{resources}/{rel}", *rest) for rel, *rest in tables.changed]
             result.same += tables.same
-        redo = f"transpile {model} --lang {lang} -o {check} (with the same options)"
+        redo = regenerate_command(model, lang, check, names, resources, load)
         typer.echo(checks.render(result, redo), nl=False, err=fmt != "text")
         if not result.ok:
             failures.append(f"{check} is out of date with {model}: {result.summary()}; "
@@ -253,10 +298,13 @@ def verify_and_check(model: str, lang: str, names: dict, *, output, data, tolera
         # What is built is byte for byte what -o writes: the same names and files. A plugin
         # or loader is checked as the package it is made from.
         files = generate(subject, lang, **{**names, "plugin": False, "loader": False})
-        with progress_bar() as progress:
+        with progress_bar(lines) as progress:
             result = verify_files(subject, files, lang, rows=data, tolerance=tolerance,
                                   progress=progress,
                                   names={k: names[k] for k in ("package", "function", "class_name")})
+            if isinstance(progress, StageLines):
+                progress.finish({"values": result.values},
+                                f"{result.bit_identical:,} bit-identical, {'OK' if result.ok else 'MISMATCH'}")
         typer.echo(RENDERERS[fmt](result), nl=False)
         if not result.ok:
             failures.append(f"the generated {lang} code differs from the model: {result.summary()}")

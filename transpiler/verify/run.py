@@ -109,23 +109,24 @@ def verify_files(model_or_path, files: dict, lang: str, *, rows=None, derived: b
     rows: the user's rows (a CSV/.npy/Parquet path, an array or a DataFrame), or None.
     derived: add rows derived from the model (thresholds, NaN, leaves, categories, random).
     tolerance: a Tolerance, a string as `--tolerance` takes it, or None for the family default.
-    progress: called with each stage's name (STAGES) as it starts.
+    progress: called with each stage's name (STAGES) as it starts, and keyword counts of what
+    the stage before produced (features, rows, values, scored).
     Raises BuildError when the code does not build or run (the compiler's message in it).
     """
-    say = progress or (lambda stage: None)
+    say = progress or (lambda stage, **counts: None)
     subject = open_subject(model_or_path, load_options)
     model = subject.model
-    say(STAGES[1])
+    say(STAGES[1], features=model.n_features, outputs=model.n_outputs)
     user = None if rows is None else data.user_rows(rows, model)
     rs = data.row_set(model, user, derived=derived)
-    say(STAGES[2])
+    say(STAGES[2], rows=len(rs.rows))
     case = harness.Case(CASE, files, model.n_features, model.n_outputs, rs.rows, names)
     got = harness.run_cases(lang, [case])[CASE]
-    say(STAGES[3])
+    say(STAGES[3], values=int(got.size))
     ref = reference(subject.source, subject.library, subject.native, model, rs.rows,
                     subject.options)
-    say(STAGES[4])
     keep = np.flatnonzero(ref.scored)
+    say(STAGES[4], scored=len(keep))
     X = rs.rows[keep]
     if isinstance(tolerance, reports.Tolerance):
         tol, tol_origin = tolerance, "given"
@@ -140,6 +141,6 @@ def verify_files(model_or_path, files: dict, lang: str, *, rows=None, derived: b
         model, X, got[keep], ref.outputs[keep], tol, index=keep, origin=rs.origin,
         ir_eval=(lambda R: ir.evaluate(model, R)) if ref.library else None,
         lang=lang, model=str(subject.name), source=model.source, reference=ref.description,
-        tolerance_origin=tol_origin, row_kinds=rs.kinds(ref.scored),
+        tolerance_origin=tol_origin, row_kinds=rs.kinds(ref.scored), family=reports.family(model),
         skipped=int(len(rs.rows) - len(keep)), skipped_reason=ref.skipped_reason,
         leaves=leaf_coverage(model, X), notes=notes)
