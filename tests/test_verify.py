@@ -37,6 +37,11 @@ def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
+def said(result) -> str:
+    """What the command printed but verify's stage lines (stderr, off a terminal)."""
+    return "\n".join(line for line in result.output.splitlines() if not line.startswith("verify: "))
+
+
 @pytest.fixture
 def files(tmp_path):
     """The forest pickled, and its rows as CSV (header in another order, plus the label)."""
@@ -70,7 +75,7 @@ def test_verify_writes_output_only_after_it_passed(files, tmp_path):
     result = invoke(model, "--lang", "c", "--data", rows, "--report", "json",
                     "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    doc = json.loads(result.output)
+    doc = json.loads(result.stdout)
     assert doc["ok"] and doc["rows"]["kinds"]["user"] == 150 and doc["max_ulps"] == 0
     assert doc["leaves"]["reached"] == doc["leaves"]["total"] > 0
     assert doc["labels"] == {"agree": doc["rows"]["compared"], "rows": doc["rows"]["compared"]}
@@ -135,7 +140,7 @@ def test_corrupted_threshold_is_caught_with_the_right_row(files, monkeypatch):
     monkeypatch.setattr(run, "generate", lambda *a, **k: bad)     # what the CLI builds
     result = invoke(model, "--lang", "c", "--data", rows, "--report", "json")
     assert result.exit_code == 1, result.output
-    doc = json.loads(result.output.split("\nerror:")[0])
+    doc = json.loads(result.stdout)
     assert not doc["ok"] and doc["mismatched_rows"] > 0
     assert "error: the generated c code differs from the model" in result.output
     for m in doc["first_mismatches"]:
@@ -175,7 +180,7 @@ def test_tolerance_option_decides(files):
 def test_usage_errors(files, args, words):
     result = invoke(files[0], "--lang", "c", *args)
     assert result.exit_code == 2, result.output
-    assert result.output.startswith("error: ") and words in result.output
+    assert said(result).startswith("error: ") and words in result.output
 
 
 def test_rows_with_the_wrong_width(files, tmp_path):
@@ -191,7 +196,7 @@ def test_build_error_shows_the_compiler_message(files, monkeypatch):
     monkeypatch.setattr(run, "generate", lambda *a, **k: broken)
     result = invoke(files[0], "--lang", "c", "--verify")
     assert result.exit_code == 2, result.output
-    assert result.output.startswith("error: gcc failed") and "expected" in result.output
+    assert said(result).startswith("error: gcc failed") and "expected" in result.output
 
 
 def test_missing_toolchain_says_what_to_install(files, monkeypatch):
@@ -428,3 +433,68 @@ def test_pre_commit_hooks_run_as_configured(files, tmp_path):
             require_toolchain("c")
         result = invoke(*hook["entry"].split()[1:], *args)
         assert result.exit_code == 0, (hook_id, result.output)
+
+
+# --- rows files as users have them: a header with the target ------------------------------
+
+def _numpy_models():
+    xgb = pytest.importorskip("xgboost")
+    lgb = pytest.importorskip("lightgbm")
+    y = X[:, 0] + X[:, 1]
+    return {"sklearn": ensemble.RandomForestRegressor(n_estimators=3, random_state=0).fit(X, y),
+            "xgboost": xgb.XGBRegressor(n_estimators=3, max_depth=2).fit(X, y),
+            "lightgbm": lgb.LGBMRegressor(n_estimators=3, verbose=-1).fit(X, y)}
+
+
+@pytest.mark.parametrize("prefix", ["x", "f", "Column_"])
+def test_header_with_generic_names_and_a_label(tmp_path, prefix):
+    """x0..,label (scikit-learn's names), f0..,label (XGBoost's), Column_0.. (LightGBM's), in
+    any order, for models trained on NumPy arrays: the label is left out and listed."""
+    for lib, model in _numpy_models().items():
+        irm = run.open_subject(model).model
+        path = tmp_path / f"{lib}.csv"
+        cols = [f"{prefix}{j}" for j in range(X.shape[1])]
+        order = [3, 0, 2, 1]
+        with open(path, "w") as fh:
+            fh.write(",".join(["label"] + [cols[j] for j in order]) + "\n")
+            for row, target in zip(X[:20], Y[:20]):
+                fh.write(",".join([str(target)] + [repr(float(row[j])) for j in order]) + "\n")
+        rows = data.user_rows(str(path), irm)
+        assert np.array_equal(rows.X, X[:20]), lib
+        assert rows.ignored == ("label",), lib
+
+
+def test_label_and_ignore_options(tmp_path):
+    model = _numpy_models()["xgboost"]
+    irm = run.open_subject(model).model
+    path = tmp_path / "rows.csv"
+    with open(path, "w") as fh:
+        fh.write("id,a,b,c,d,outcome\n")
+        for i, row in enumerate(X[:10]):
+            fh.write(",".join([str(i)] + [repr(float(v)) for v in row] + ["1"]) + "\n")
+    with pytest.raises(InputError, match="6 columns but the model takes 4"):
+        data.user_rows(str(path), irm)
+    rows = data.user_rows(str(path), irm, data.Columns(label="outcome", ignore=("id",)))
+    assert np.array_equal(rows.X, X[:10]) and rows.ignored == ("id", "outcome")
+    with pytest.raises(InputError, match="no column 'target'"):
+        data.user_rows(str(path), irm, data.Columns(label="target"))
+
+
+def test_verify_cli_on_f_label_csv(tmp_path):
+    require_toolchain("c")
+    xgb = pytest.importorskip("xgboost")
+    model = xgb.XGBClassifier(n_estimators=4, max_depth=3).fit(X, Y)
+    path = tmp_path / "m.json"
+    model.save_model(path)
+    rows = tmp_path / "rows.csv"
+    with open(rows, "w") as fh:
+        fh.write(",".join(f"f{j}" for j in range(X.shape[1])) + ",label,weight\n")
+        for row, target in zip(X, Y):
+            fh.write(",".join(repr(float(v)) for v in row) + f",{target},1\n")
+    r = invoke(path, "--lang", "c", "--data", rows, "--ignore", "weight")
+    assert r.exit_code == 0, r.output
+    assert "columns of rows.csv that are not features: weight, label" in r.output
+    assert "150 user" in r.output and "result:     OK" in r.output
+    assert "tolerance:  exact (default for xgboost)" in r.output
+    bad = invoke(path, "--lang", "c", "--ignore", "weight")
+    assert bad.exit_code == 2 and "--data" in bad.output

@@ -125,6 +125,8 @@ def transpile(
     no_selftest: Annotated[bool, typer.Option("--no-selftest", help="Leave out the self-test written beside the model (Go model_test.go, C score_selftest, Java ModelSelfTest).")] = False,
     verify: Annotated[bool, typer.Option("--verify", help="Build the code with the local toolchain, run it on rows and compare with the model; exit 1 on a mismatch.")] = False,
     data: Annotated[Optional[str], typer.Option("--data", help="Rows to verify on (CSV with or without header, .npy, Parquet), besides rows derived from the model. Implies --verify.", show_default=False)] = None,
+    label: Annotated[Optional[str], typer.Option("--label", help="The --data header's target column, left out of the rows (label, target, y and class are recognised on their own).", show_default=False)] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="A --data header column that is not a feature (repeatable).", show_default=False)] = None,
     tolerance: Annotated[Optional[str], typer.Option("--tolerance", help="Allowed difference: a relative error (1e-9), ulps (2ulp) or 0. [default: what the model family allows]", show_default=False)] = None,
     report: Annotated[Optional[str], typer.Option("--report", help="Verification report format: text, json, junit. [default: text]", show_default=False)] = None,
     check: Annotated[Optional[str], typer.Option("--check", help="Exit 1 if the files in this directory differ from what would be generated now; writes nothing.", show_default=False)] = None,
@@ -156,8 +158,11 @@ def transpile(
             if trust_pickle:
                 typer.echo("warning: --trust-pickle: loading the file with the full pickle module, "
                            "which runs any code it holds", err=True)
+            if (label or ignore) and not data:
+                raise OptionError("--label and --ignore name columns of --data; give --data ROWS")
             if verify or data or tolerance or report or check:
                 verify_and_check(model, lang, names, output=output, data=data, tolerance=tolerance,
+                                 columns=dict(label=label, ignore=tuple(ignore or ())),
                                  report=report, check=check, verify=verify or bool(data or tolerance or report),
                                  force=force, load=load, resources=resources)
             else:
@@ -261,7 +266,7 @@ def regenerate_command(model: str, lang: str, out: str, names: dict, resources, 
 
 def verify_and_check(model: str, lang: str, names: dict, *, output, data, tolerance, report,
                      check, verify: bool, force: bool = False, load: dict | None = None,
-                     resources: Optional[str] = None) -> None:
+                     resources: Optional[str] = None, columns: dict | None = None) -> None:
     """--check DIR and --verify: print what was found; raise MismatchError (exit 1) on drift or
     a mismatch. With -o, the files are written only after verification passed."""
     from .verify import check as checks
@@ -301,7 +306,8 @@ def verify_and_check(model: str, lang: str, names: dict, *, output, data, tolera
         with progress_bar(lines) as progress:
             result = verify_files(subject, files, lang, rows=data, tolerance=tolerance,
                                   progress=progress,
-                                  names={k: names[k] for k in ("package", "function", "class_name")})
+                                  names={k: names[k] for k in ("package", "function", "class_name")},
+                                  **(columns or {}))
             if isinstance(progress, StageLines):
                 progress.finish({"values": result.values},
                                 f"{result.bit_identical:,} bit-identical, {'OK' if result.ok else 'MISMATCH'}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,11 @@ from ..errors import InputError, MissingDependencyError
 from . import rows as derive
 
 MISSING_TEXT = {"", "nan", "na", "n/a", "null", "none", "?"}
+# Names libraries give features they were not told the names of: XGBoost f0, scikit-learn's
+# x0 (get_feature_names_out), LightGBM Column_0; a header of them maps by number.
+GENERIC_NAME = re.compile(r"^(?:f|x|Column_)(\d+)$")
+# Columns taken for the target when a header has one more column than the model's features
+LABEL_NAMES = ("label", "target", "y", "class", "labels", "targets")
 RANDOM_ROWS = 100
 SAMPLED_ROWS = 50
 
@@ -35,7 +41,14 @@ class UserRows:
 
 # --- reading -----------------------------------------------------------------------------
 
-def read_rows(path: str, model: ir.Model) -> UserRows:
+@dataclass(frozen=True)
+class Columns:
+    """What to leave out of a header: --label (the target) and --ignore columns."""
+    label: str | None = None
+    ignore: tuple = ()
+
+
+def read_rows(path: str, model: ir.Model, columns: Columns = Columns()) -> UserRows:
     """Rows from a file, with columns in the model's feature order."""
     if not os.path.isfile(path):
         raise InputError(f"no such rows file: {path}; give a CSV, .npy or Parquet file to --data")
@@ -44,18 +57,18 @@ def read_rows(path: str, model: ir.Model) -> UserRows:
     if ext == ".npy":
         return _from_array(_read_npy(path), name, model)
     if ext in (".parquet", ".pq"):
-        return _from_frame(_read_parquet(path), name, model)
-    return _read_csv(path, name, model)
+        return _from_frame(_read_parquet(path), name, model, columns)
+    return _read_csv(path, name, model, columns)
 
 
-def user_rows(data, model: ir.Model) -> UserRows:
+def user_rows(data, model: ir.Model, columns: Columns = Columns()) -> UserRows:
     """Rows given to the API: a path, an array, or a pandas DataFrame."""
     if isinstance(data, UserRows):
         return data
     if isinstance(data, (str, os.PathLike)):
-        return read_rows(os.fspath(data), model)
+        return read_rows(os.fspath(data), model, columns)
     if hasattr(data, "columns") and hasattr(data, "to_numpy"):
-        return _from_frame(data, "rows", model)
+        return _from_frame(data, "rows", model, columns)
     try:
         X = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -96,17 +109,17 @@ def _from_array(X: np.ndarray, name: str, model: ir.Model) -> UserRows:
     return UserRows(X=X, name=name)
 
 
-def _from_frame(frame, name: str, model: ir.Model) -> UserRows:
+def _from_frame(frame, name: str, model: ir.Model, chosen: Columns = Columns()) -> UserRows:
     columns = [str(c) for c in frame.columns]
     try:
         X = frame.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{name} has columns that are not numbers ({exc}); "
                          "encode categories as numbers first") from None
-    return _select(X, columns, name, model, None)
+    return _select(X, columns, name, model, None, chosen)
 
 
-def _read_csv(path: str, name: str, model: ir.Model) -> UserRows:
+def _read_csv(path: str, name: str, model: ir.Model, columns: Columns = Columns()) -> UserRows:
     """CSV (or TSV) with or without a header; empty fields and NA/NaN/null are missing."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -138,9 +151,12 @@ def _read_csv(path: str, name: str, model: ir.Model) -> UserRows:
             X[i, j] = v
     line_numbers = tuple(n for n, _ in numbered)
     if header is None:
+        if columns.label or columns.ignore:
+            raise InputError(f"{name} has no header, so --label and --ignore name no column; "
+                             "add a header line or drop the option")
         _check_width(width, name, model)
         return UserRows(X=X, name=name, lines=line_numbers)
-    return _select(X, header, name, model, line_numbers)
+    return _select(X, header, name, model, line_numbers, columns)
 
 
 def _number(cell: str):
@@ -160,19 +176,64 @@ def _check_width(width: int, name: str, model: ir.Model) -> None:
                          "(or a header that names them)")
 
 
-def _select(X, columns, name, model: ir.Model, lines) -> UserRows:
-    """Named columns: reorder to the model's features when it knows their names."""
+def _select(X, columns, name, model: ir.Model, lines, chosen: Columns = Columns()) -> UserRows:
+    """Named columns: reorder to the model's features when it knows their names, else by the
+    generic names (f3, x3, Column_3: feature 3); the label, --ignore columns and, with generic
+    names, any other column are left out and listed."""
     names = [str(n) for n in model.feature_names]
-    if not names or not set(names) & set(columns):   # positional: no names to match
+    for given in ([chosen.label] if chosen.label else []) + list(chosen.ignore):
+        if given not in columns:
+            raise InputError(f"{name} has no column {given!r} (its header: "
+                             f"{', '.join(columns[:8])}{', ...' if len(columns) > 8 else ''})")
+    dropped = {chosen.label, *chosen.ignore} - {None}
+    keep = [j for j, c in enumerate(columns) if c not in dropped]
+    left = tuple(c for c in columns if c in dropped)
+    X, columns = X[:, keep], [columns[j] for j in keep]
+    generic = not names or all(_generic(n) == i for i, n in enumerate(names))
+    if generic:
+        numbered = {c: _generic(c) for c in columns}
+        if any(k is not None for k in numbered.values()):
+            return _by_number(X, columns, numbered, name, model, lines, left)
+        labels = [c for c in columns if c.lower() in LABEL_NAMES]
+        if len(columns) == model.n_features + 1 and len(labels) == 1:
+            j = columns.index(labels[0])
+            return UserRows(X=np.delete(X, j, axis=1), name=name, lines=lines,
+                            ignored=left + (labels[0],))
+    if generic or not set(names) & set(columns):   # positional: no names to match
         _check_width(len(columns), name, model)
-        return UserRows(X=X, name=name, lines=lines)
+        return UserRows(X=X, name=name, lines=lines, ignored=left)
     absent = [n for n in names if n not in columns]
     if absent:
         raise InputError(f"{name} has no column for the model's features "
                          f"{', '.join(absent[:5])}; give a column for every feature")
     order = [columns.index(n) for n in names]
-    ignored = tuple(c for c in columns if c not in names)
+    ignored = left + tuple(c for c in columns if c not in names)
     return UserRows(X=X[:, order], name=name, lines=lines, ignored=ignored)
+
+
+def _generic(column: str) -> int | None:
+    m = GENERIC_NAME.match(column)
+    return int(m.group(1)) if m else None
+
+
+def _by_number(X, columns, numbered, name, model, lines, left) -> UserRows:
+    """Columns named f<i> / x<i> / Column_<i>: feature i; the others are left out."""
+    where = {}
+    for j, c in enumerate(columns):
+        k = numbered[c]
+        if k is not None and k < model.n_features:
+            if k in where:
+                raise InputError(f"{name} names feature {k} twice ({columns[where[k]]}, {c}); "
+                                 "give each feature one column")
+            where[k] = j
+    absent = [k for k in range(model.n_features) if k not in where]
+    if absent:
+        raise InputError(f"{name} has no column for features {', '.join(map(str, absent[:5]))} "
+                         f"of the model's {model.n_features} (columns f0/x0/Column_0 ... "
+                         f"f{model.n_features - 1}); give a column for every feature")
+    used = set(where.values())
+    return UserRows(X=X[:, [where[k] for k in range(model.n_features)]], name=name, lines=lines,
+                    ignored=left + tuple(c for j, c in enumerate(columns) if j not in used))
 
 
 # --- deriving ----------------------------------------------------------------------------

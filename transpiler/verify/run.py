@@ -87,7 +87,7 @@ def case_files(model, lang: str, layout: str = "auto", **options) -> dict:
 
 def verify(model_or_path, lang: str, *, layout: str = "auto", rows=None, derived: bool = True,
            tolerance=None, load_options: dict | None = None, progress=None,
-           **options) -> reports.Report:
+           label: str | None = None, ignore=(), **options) -> reports.Report:
     """Generate `lang` code for a model and verify it; options are transpile()'s names and
     selftest, the others verify_files'."""
     if progress:
@@ -96,17 +96,19 @@ def verify(model_or_path, lang: str, *, layout: str = "auto", rows=None, derived
     named = {k: options[k] for k in NAME_OPTIONS if options.get(k) is not None}
     return verify_files(subject, case_files(subject, lang, layout, **options), lang, rows=rows,
                         derived=derived, tolerance=tolerance, progress=progress,
-                        names=named or None)
+                        names=named or None, label=label, ignore=ignore)
 
 
 def verify_files(model_or_path, files: dict, lang: str, *, rows=None, derived: bool = True,
                  tolerance=None, load_options: dict | None = None,
-                 progress=None, names: dict | None = None) -> reports.Report:
+                 progress=None, names: dict | None = None, label: str | None = None,
+                 ignore=()) -> reports.Report:
     """Build `files` (from case_files), run them on rows, compare with the model itself.
 
     names: the package/function/class_name options the files were generated with (None for
     a language's default); None: the harness's own (harness.names_for, as case_files names).
     rows: the user's rows (a CSV/.npy/Parquet path, an array or a DataFrame), or None.
+    label, ignore: header columns that are not features (the target; others), left out.
     derived: add rows derived from the model (thresholds, NaN, leaves, categories, random).
     tolerance: a Tolerance, a string as `--tolerance` takes it, or None for the family default.
     progress: called with each stage's name (STAGES) as it starts, and keyword counts of what
@@ -117,7 +119,7 @@ def verify_files(model_or_path, files: dict, lang: str, *, rows=None, derived: b
     subject = open_subject(model_or_path, load_options)
     model = subject.model
     say(STAGES[1], features=model.n_features, outputs=model.n_outputs)
-    user = None if rows is None else data.user_rows(rows, model)
+    user = None if rows is None else data.user_rows(rows, model, data.Columns(label, tuple(ignore)))
     rs = data.row_set(model, user, derived=derived)
     say(STAGES[2], rows=len(rs.rows))
     case = harness.Case(CASE, files, model.n_features, model.n_outputs, rs.rows, names)
