@@ -498,3 +498,36 @@ def test_verify_cli_on_f_label_csv(tmp_path):
     assert "tolerance:  exact (default for xgboost)" in r.output
     bad = invoke(path, "--lang", "c", "--ignore", "weight")
     assert bad.exit_code == 2 and "--data" in bad.output
+
+
+# --- defaults that pass out of the box ------------------------------------------------------
+
+def test_default_models_verify_with_default_options(tmp_path):
+    """Default-configured models of every family on unscaled rows (features from 1e-3 to 1e4
+    in scale) pass verify with its defaults; XGBoost and LightGBM against their library."""
+    require_toolchain("c")
+    xgb = pytest.importorskip("xgboost")
+    lgb = pytest.importorskip("lightgbm")
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.svm import SVC
+
+    rng = np.random.default_rng(3)
+    Xu = rng.normal(size=(1500, 6)) * np.array([1e-3, 1e-1, 1.0, 10.0, 1e3, 1e4])
+    z = Xu[:, 0] * 500 + Xu[:, 2] + np.sin(Xu[:, 3] / 10) + Xu[:, 4] / 1e3
+    y3 = np.digitize(z + rng.normal(scale=0.5, size=len(z)), [-1, 1])
+    xgb_path, lgb_path = tmp_path / "x.json", tmp_path / "l.txt"
+    xgb.XGBClassifier(n_estimators=60, max_depth=8).fit(Xu, y3).save_model(xgb_path)
+    lgb.LGBMClassifier(verbose=-1).fit(Xu, y3).booster_.save_model(lgb_path)
+    models = [str(xgb_path), str(lgb_path),
+              linear_model.LogisticRegression(max_iter=3000).fit(Xu, y3),
+              SVC().fit(Xu[:600], y3[:600]),
+              HistGradientBoostingClassifier(max_iter=30).fit(Xu, y3)]
+    for m in models:
+        r = run.verify(m, "c", rows=Xu[:200])
+        assert r.ok, (m, r.summary())
+        if isinstance(m, str):
+            assert r.bit_identical == r.values, (m, r.summary())
+            assert "of the loaded file" in r.reference or "Booster(model_file)" in r.reference, \
+                (m, r.reference)
+        elif r.sides:
+            assert r.sides[0] == r.sides[1], (m, report.side_text(r))   # the library's side
