@@ -29,8 +29,9 @@ from transpiler.outdir import write_files  # noqa: E402
 from transpiler.verify.harness import java_method_sizes  # noqa: E402
 import transpiler.emit.java as java_emit  # noqa: E402
 
-# Big methods take C2 long to compile (seconds on a loaded machine), so each JVM first runs
-# batches and single rows for WARM seconds, then times passes of each entry point.
+# Big methods take C2 long to compile (seconds on a loaded machine): each JVM compiles in the
+# foreground (-Xbatch), runs batches and single rows for WARM seconds of its own CPU time, then
+# times passes of each entry point in CPU time of the thread (the machine is shared).
 JAVA_MAIN = """import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -41,21 +42,26 @@ public final class Bench {
     }
 
     private static double sum;
+    private static final java.lang.management.ThreadMXBean CPU = java.lang.management.ManagementFactory.getThreadMXBean();
+
+    private static long now() {
+        return CPU.getCurrentThreadCpuTime();
+    }
 
     private static double singles(double[] rows, int n, double[] row) {
-        long t = System.nanoTime();
+        long t = now();
         for (int i = 0; i < n; i++) {
             System.arraycopy(rows, i * Model.N_FEATURES, row, 0, Model.N_FEATURES);
             sum += Model.score(row)[0];
         }
-        return (System.nanoTime() - t) / (double) n;
+        return (now() - t) / (double) n;
     }
 
     private static double batch(double[] rows, int n, double[] out) {
-        long t = System.nanoTime();
+        long t = now();
         Model.scoreBatch(rows, n, out);
         sum += out[0];
-        return (System.nanoTime() - t) / (double) n;
+        return (now() - t) / (double) n;
     }
 
     public static void main(String[] args) throws Exception {
@@ -67,8 +73,8 @@ public final class Bench {
         int n = rows.length / Model.N_FEATURES;
         double[] out = new double[n * Model.N_OUTPUTS];
         double[] row = new double[Model.N_FEATURES];
-        long end = System.nanoTime() + (long) (warm * 1e9);
-        while (System.nanoTime() < end) {
+        long end = now() + (long) (warm * 1e9);
+        while (now() < end) {
             batch(rows, n, out);
             singles(rows, n, row);
         }
@@ -127,7 +133,7 @@ def run(model, layout, rows_path, work, reps, warm):
             shutil.copy(os.path.join(gen, rel), os.path.join(work, "classes", rel))
     largest = max(s for s, cls, _ in java_method_sizes(glob.glob(os.path.join(work, "classes", "*.class")))
                   if cls == "Model")
-    r = subprocess.run(["java", "-XX:+UseSerialGC", "-XX:ActiveProcessorCount=1", "-cp", "classes",
+    r = subprocess.run(["java", "-Xbatch", "-XX:+UseSerialGC", "-XX:ActiveProcessorCount=1", "-cp", "classes",
                         "Bench", rows_path, str(reps), str(warm)], cwd=work, check=True, capture_output=True, text=True)
     batch, single, _ = map(float, r.stdout.split())
     return batch, single, largest
@@ -137,7 +143,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", nargs="*", default=None)
     ap.add_argument("--reps", type=int, default=10)
-    ap.add_argument("--warm", type=float, default=8.0, help="seconds of warm-up in each JVM")
+    ap.add_argument("--warm", type=float, default=4.0, help="CPU seconds of warm-up in each JVM")
     ap.add_argument("--budget", type=int, default=None,
                     help="bytes of bytecode per tree method (default: the emitter's)")
     args = ap.parse_args()

@@ -333,3 +333,13 @@ def test_scoring_from_a_thread_pool_gives_the_single_thread_numbers(tree900, tmp
         assert r.returncode == 0, r.stdout + r.stderr
         got = np.fromfile(where / "out.bin", dtype="<f8").reshape(len(rows), m.n_outputs)
         np.testing.assert_array_equal(got, ir.evaluate(m, rows), err_msg=name)
+
+
+def test_auto_takes_code_for_a_tree_of_any_size_in_java():
+    """A tree of 8,191 nodes (too deep for heaps) is one function too many for C and Go, but
+    Java cuts it into methods, which ran faster than the tables after the JIT."""
+    m = ir.Model(n_features=6, raw=ir.Ensemble(trees=(balanced_tree(12, categorical=False, zero_missing=False),),
+                                               n_outputs=1, base_score=(0.0,)), post="identity")
+    java = transpiler.emit.emit(m, "java", selftest=False)
+    assert list(java) == ["Model.java"] and "private static int tree0_1(double[] x)" in java["Model.java"]
+    assert "model_data.c" in transpiler.emit.emit(m, "c", selftest=False)

@@ -39,7 +39,7 @@ def explain(model: ir.Model, lang: str, layout: str = "auto") -> str:
     if not isinstance(model.raw, ir.Ensemble):
         return f"{lang}: no trees ({type(model.raw).__name__.lower()} model): straight-line code"
     t = tables.flatten(model.raw)
-    chosen, why = tables.layout_decision(t, layout, target.code_fits(t))
+    chosen, why = tables.layout_decision(t, layout, target.code_fits(t), target.code_max_tree_nodes)
     if chosen == "table" and tables.heap_eligible(t):
         chosen = "table (heaps)"
     return f"{lang}: layout {chosen}: {why}"

@@ -61,6 +61,10 @@ class Target:
         """Tree `index` of the code layout (its root node `root`): its function's body."""
         return "\n".join(tbl.tree_branches(tables, root, self, op, self.body_depth))
 
+    # `auto`: the largest tree the code layout takes (one function each, whose build time grows
+    # faster than its size)
+    code_max_tree_nodes = tbl.CODE_MAX_TREE_NODES
+
     def code_fits(self, tables) -> bool:
         """Whether this language's compiler takes a large model as code (tables.choose_layout)."""
         return True
@@ -309,7 +313,7 @@ def context(model: ir.Model, target: Target, names: Names, layout: str) -> dict:
         ctx.update(arrays=stage_arrays, narrow=False)
         return ctx
     t = tbl.flatten(raw)
-    chosen = tbl.choose_layout(t, layout, target.code_fits(t))
+    chosen = tbl.choose_layout(t, layout, target.code_fits(t), target.code_max_tree_nodes)
     ctx.update(
         narrow=raw.feature_type == "float32", layout=chosen, op=raw.op, width=t.width,
         n_trees=len(raw.trees), has_zero_missing=t.has_zero_missing,

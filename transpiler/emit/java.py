@@ -58,6 +58,10 @@ class Java(Target):
     name = "java"
     files = {"{class_name}.java": "java/Model.java.j2"}
     selftest_files = {"{class_name}SelfTest.java": "java/SelfTest.java.j2"}
+    # tree_code cuts large trees into methods, so no tree is too large for code by itself: after
+    # the JIT, code ran 1.3-1.5x the tables on single trees of 1,799 to 5,999 nodes
+    # (bench/java_layouts.py)
+    code_max_tree_nodes = tbl.CODE_DEEP_MAX_NODES
     keywords = JAVA_KEYWORDS
     default_function = "score"
     types = JAVA_TYPES

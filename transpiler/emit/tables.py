@@ -346,13 +346,16 @@ def busiest_feature(ens: ir.Ensemble) -> int:
     return int(np.argmax(use))
 
 
-def choose_layout(tables: Tables, layout: str, code_ok: bool = True) -> str:
+def choose_layout(tables: Tables, layout: str, code_ok: bool = True,
+                  max_tree_nodes: int = CODE_MAX_TREE_NODES) -> str:
     """`auto`: code for small models, and for larger trees too deep for heaps (complete trees
-    walk fastest as heaps) where the target's compiler takes them (code_ok); else tables."""
-    return layout_decision(tables, layout, code_ok)[0]
+    walk fastest as heaps) where the target's compiler takes them (code_ok) and no tree is over
+    max_tree_nodes (the target's Target.code_max_tree_nodes); else tables."""
+    return layout_decision(tables, layout, code_ok, max_tree_nodes)[0]
 
 
-def layout_decision(tables: Tables, layout: str, code_ok: bool = True) -> tuple[str, str]:
+def layout_decision(tables: Tables, layout: str, code_ok: bool = True,
+                    max_tree_nodes: int = CODE_MAX_TREE_NODES) -> tuple[str, str]:
     """choose_layout's answer and why, in the words `transpile -v` prints."""
     size = (f"{len(tables.roots):,} trees, {tables.n_nodes:,} nodes, depth {tables.max_depth}, "
             f"largest tree {tables.largest_tree:,} nodes")
@@ -367,13 +370,13 @@ def layout_decision(tables: Tables, layout: str, code_ok: bool = True) -> tuple[
                          f"fastest as heaps (depth <= {HEAP_MAX_DEPTH}) ({size})")
     if tables.n_nodes > CODE_DEEP_MAX_NODES:
         return "table", f"{tables.n_nodes:,} nodes > {CODE_DEEP_MAX_NODES:,} ({size})"
-    if tables.largest_tree > CODE_MAX_TREE_NODES:
-        return "table", (f"a tree of {tables.largest_tree:,} nodes > {CODE_MAX_TREE_NODES:,} per "
+    if tables.largest_tree > max_tree_nodes:
+        return "table", (f"a tree of {tables.largest_tree:,} nodes > {max_tree_nodes:,} per "
                          f"function ({size})")
     if not code_ok:
         return "table", f"over this language's compiler limits for code ({size})"
     return "code", (f"trees too deep for heaps, {tables.n_nodes:,} nodes <= {CODE_DEEP_MAX_NODES:,} "
-                    f"and no tree over {CODE_MAX_TREE_NODES:,} ({size})")
+                    f"and no tree over {max_tree_nodes:,} ({size})")
 
 
 def float32_thresholds(thr: np.ndarray, op: str) -> np.ndarray:
