@@ -34,7 +34,7 @@ _render = threading.local()     # the literals left to the class being rendered
 CHUNK = 60000            # characters per string constant (the class-file limit is 65535 bytes)
 JAVA_MAX_CONSTANTS = 40000   # code layout: constants its trees add to the class
 # HotSpot never JIT-compiles a method of more than 8,000 bytes of bytecode (HugeMethodLimit):
-# it would run interpreted, ~40x slower. Trees are cut into subroutines of at most
+# it would run interpreted, many times slower. Trees are cut into subroutines of at most
 # TREE_METHOD_BUDGET bytes by an upper-bound estimate per node (tree_code); a test reads javap.
 JIT_METHOD_LIMIT = 8000
 TREE_METHOD_BUDGET = 4000
@@ -58,9 +58,8 @@ class Java(Target):
     name = "java"
     files = {"{class_name}.java": "java/Model.java.j2"}
     selftest_files = {"{class_name}SelfTest.java": "java/SelfTest.java.j2"}
-    # tree_code cuts large trees into methods, so no tree is too large for code by itself: after
-    # the JIT, code ran 1.3-1.5x the tables on single trees of 1,799 to 5,999 nodes
-    # (bench/java_layouts.py)
+    # tree_code cuts large trees into methods, so no tree is too large for code by itself, and
+    # after the JIT code outran the tables on trees of every size (bench/RESULTS.md)
     code_max_tree_nodes = tbl.CODE_DEEP_MAX_NODES
     keywords = JAVA_KEYWORDS
     default_function = "score"
