@@ -531,3 +531,50 @@ def test_default_models_verify_with_default_options(tmp_path):
                 (m, r.reference)
         elif r.sides:
             assert r.sides[0] == r.sides[1], (m, report.side_text(r))   # the library's side
+
+
+# --- --report html ----------------------------------------------------------------------------
+
+def _chromium():
+    import shutil
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium missing in CI: apt-get install chromium")
+        pytest.skip("chromium not found")
+    return exe
+
+
+def test_html_report_renders_in_chromium_with_the_text_reports_numbers(tmp_path):
+    """A page with no network: rendered by headless Chromium, it carries the text report's
+    numbers, one scatter plot per output, the ulp histogram, leaf coverage, differing rows."""
+    import html
+    import subprocess
+
+    require_toolchain("c")
+    chromium = _chromium()
+    from sklearn.svm import SVC
+
+    rng = np.random.default_rng(4)
+    Xu = rng.normal(size=(300, 4)) * np.array([1e-3, 1.0, 1e2, 1e4])
+    model = SVC().fit(Xu, (Xu[:, 1] + Xu[:, 2] / 100 > 0).astype(int) + (Xu[:, 3] > 5e3))
+    r = run.verify(model, "c", rows=Xu[:100], tolerance="0")     # exact: rows differ
+    assert not r.ok and r.first
+    page = report.RENDERERS["html"](r)
+    assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")   # self-contained
+    path = tmp_path / "report.html"
+    path.write_text(page)
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                          path.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    text = report.render_text(r)
+    for key in ("values:", "max error:", "tolerance:", "differs:"):
+        line = next(x for x in text.splitlines() if x.startswith(key)).split(":", 1)[1].strip()
+        assert html.escape(line, quote=False) in dom, (key, line)
+    assert f"{r.values:,}" in dom and f"{r.bit_identical:,}" in dom
+    assert dom.count('aria-label="output ') == r.points.__len__() == 3      # ovr: 3 outputs
+    assert 'aria-label="values by ulp distance"' in dom
+    assert "MISMATCH" in dom and str(r.first[0].row) in dom and "IR evaluator" in dom
+    tree_r = run.verify(tree.DecisionTreeRegressor(max_depth=3).fit(X, X[:, 0]), "c")
+    tree_dom = report.RENDERERS["html"](tree_r)
+    assert f"{tree_r.leaves[0]:,} of {tree_r.leaves[1]:,} leaves reached" in tree_dom

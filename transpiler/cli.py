@@ -128,7 +128,7 @@ def transpile(
     label: Annotated[Optional[str], typer.Option("--label", help="The --data header's target column, left out of the rows (label, target, y and class are recognised on their own).", show_default=False)] = None,
     ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="A --data header column that is not a feature (repeatable).", show_default=False)] = None,
     tolerance: Annotated[Optional[str], typer.Option("--tolerance", help="Allowed difference: a relative error (1e-9), ulps (2ulp) or 0. [default: what the model family allows]", show_default=False)] = None,
-    report: Annotated[Optional[str], typer.Option("--report", help="Verification report format: text, json, junit. [default: text]", show_default=False)] = None,
+    report: Annotated[Optional[str], typer.Option("--report", help="Verification report format: text, json, junit, html (one self-contained page: plots, ulp histogram, first differing rows). [default: text]", show_default=False)] = None,
     check: Annotated[Optional[str], typer.Option("--check", help="Exit 1 if the files in this directory differ from what would be generated now; writes nothing.", show_default=False)] = None,
     resources: Annotated[Optional[str], typer.Option("--resources", help="Java: the directory for the table layout's Model.bin (Maven, Gradle: src/main/resources/<package path>). [default: beside Model.java]", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Write into -o even when it holds files the tool did not generate (they are kept).")] = False,
@@ -198,7 +198,7 @@ def transpile(
 
 # --- verify and check ----------------------------------------------------------------------
 
-REPORTS = ("text", "json", "junit")
+REPORTS = ("text", "json", "junit", "html")
 
 
 class StageLines:

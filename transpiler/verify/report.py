@@ -59,6 +59,8 @@ WHY = {
     "xgboost multi:softmax proba": "the wrapper's softmax uses NumPy's own SIMD float32 exp",
 }
 SIDE_ROWS = 5000   # rows the IR evaluator rescores to tell which side differs
+PLOTTED_ROWS = 1500   # rows in each scatter plot of the html report
+ULP_BINS = ((0, 0), (1, 1), (2, 2), (3, 4), (5, 16), (17, 256), (257, 1 << 20), (1 << 20, None))
 
 
 def output_precision(model: ir.Model) -> str:
@@ -199,6 +201,8 @@ class Report:
     # them the generated code computes as the IR evaluator does (then the library differs)
     sides: tuple | None = None
     family: str = ""            # the DEFAULT_TOLERANCES key
+    ulp_bins: tuple = ()        # (label, values) for the ulp-distance histogram (html)
+    points: tuple = ()          # per output: (expected, generated) of up to PLOTTED_ROWS rows
 
     @property
     def ok(self) -> bool:
@@ -266,12 +270,31 @@ def compare(irm: ir.Model, rows: np.ndarray, got: np.ndarray, ref: np.ndarray,
     lg, lr = labels_of(irm, got), labels_of(irm, ref)
     if lg is not None:
         labels = (int(np.sum(lg == lr)), len(rows))
+    finite_ulps = ulps[clean]
+    ulp_bins = tuple((_bin_label(lo, hi), int(((finite_ulps >= lo) if hi is None else
+                                              ((finite_ulps >= lo) & (finite_ulps <= hi))).sum()))
+                     for lo, hi in ULP_BINS)
+    if nan_clash.any():
+        ulp_bins += (("NaN vs number", int(nan_clash.sum())),)
+    # the rows plotted: every differing one (up to the limit), then an even spread of the rest
+    rest = np.setdiff1d(np.arange(len(rows)), bad_rows)
+    room = min(max(PLOTTED_ROWS - len(bad_rows), 0), len(rest))
+    spread = rest[np.linspace(0, len(rest) - 1, room).astype(int)] if room else rest[:0]
+    pick = np.sort(np.concatenate([bad_rows[:PLOTTED_ROWS], spread])).astype(int)
+    points = tuple((ref[pick, k].tolist(), got[pick, k].tolist()) for k in range(got.shape[1]))
     return Report(
+        ulp_bins=ulp_bins, points=points,
         rows=len(rows), values=int(got.size), bit_identical=int(bits.sum()),
         max_abs=float(diff[clean].max(initial=0.0)), max_rel=float(rel[clean].max(initial=0.0)),
         max_ulps=None if nan_clash.any() else int(ulps.max(initial=0)), precision=precision,
         mismatched_values=int((~agree).sum()), mismatched_rows=len(bad_rows), labels=labels,
         tolerance=tolerance, first=first, sides=sides, **context)
+
+
+def _bin_label(lo, hi) -> str:
+    if hi is None:
+        return f"> {lo - 1:,}"
+    return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
 
 
 # --- output ------------------------------------------------------------------------------
@@ -407,4 +430,10 @@ def render_junit(r: Report) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit}
+def render_html(r: Report) -> str:
+    from .html import render   # the page and its plots live in their own module
+
+    return render(r)
+
+
+RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit, "html": render_html}
