@@ -296,6 +296,9 @@ class RestrictedUnpickler(pickle._Unpickler):
         self._pending = {}      # id of a record replaced at BUILD -> memo keys holding it
         self.deferred = []      # refused library classes, replaced by inert records
         self.notes = set()      # (class, sklearn version) of estimators pickled by another one
+        self._tuple_sizes = {}  # id -> (tuple, items when expanded), for tuples holding tuples
+        self._hashed = 0        # items hashed so far
+        self._max_items = budget.limit // 8
 
     # -- globals --------------------------------------------------------------------------
     def find_class(self, module, name):
@@ -343,7 +346,7 @@ class RestrictedUnpickler(pickle._Unpickler):
     # -- calls ----------------------------------------------------------------------------
     def _call(self, func, args, kwargs=None):
         if not isinstance(args, tuple) or (kwargs is not None and not isinstance(kwargs, dict)):
-            raise pickle.UnpicklingError("a call with malformed arguments")
+            raise records.RecordError("a call with malformed arguments")
         if isinstance(func, _Factory):
             return func.new(args)
         if id(func) not in self._callable:
@@ -353,16 +356,23 @@ class RestrictedUnpickler(pickle._Unpickler):
                                     "calls nothing but plain data constructors)")
         if func is functools.partial:
             if not args or id(args[0]) not in self._names:
-                raise pickle.UnpicklingError("a partial of something the file did not name")
+                raise records.RecordError("a partial of something the file did not name")
         elif isinstance(func, type):
             self._check_builtin(func, args, kwargs or {})
-        return func(*args, **(kwargs or {}))
+        result = func(*args, **(kwargs or {}))
+        if type(result) is tuple:
+            self.stack.append(result)
+            try:
+                self._sized()
+            finally:
+                self.stack.pop()
+        return result
 
     def _check_builtin(self, cls, args, kwargs):
         """Plain data constructors: charge what they will allocate; nothing but numbers, text
         and containers as arguments (str() of a nested list could expand without bound)."""
         if kwargs:
-            raise pickle.UnpicklingError(f"{cls.__name__}() with keyword arguments")
+            raise records.RecordError(f"a call of {cls.__name__}() with keyword arguments")
         for arg in args:
             if isinstance(arg, (bytes, bytearray)) and cls in (bytes, bytearray, str):
                 self.budget.charge(4 * len(arg), "text")
@@ -370,11 +380,16 @@ class RestrictedUnpickler(pickle._Unpickler):
                 self.budget.charge(arg, f"a {cls.__name__}")
             elif isinstance(arg, (range, list, tuple, set, frozenset, dict, str, bytes)):
                 if cls not in _CONTAINERS:
-                    raise pickle.UnpicklingError(f"{cls.__name__}() of a container")
+                    raise records.RecordError(f"a call of {cls.__name__}() on a container")
                 self.budget.charge(64 * _length(arg), f"a {cls.__name__}")
             elif not isinstance(arg, _SCALARS) and not (
                     cls is collections.defaultdict and id(arg) in self._callable):
-                raise pickle.UnpicklingError(f"{cls.__name__}() of a {type(arg).__name__}")
+                raise records.RecordError(f"a call of {cls.__name__}() on a {type(arg).__name__}")
+        if cls in (set, frozenset, dict, collections.OrderedDict, collections.defaultdict):
+            for arg in args:
+                if isinstance(arg, (list, tuple)):
+                    self._hashing(k[0] if cls not in (set, frozenset) and isinstance(k, tuple)
+                                  and k else k for k in arg)
         if cls is str and len(args) > 1 and str(args[1]).lower() not in _CODECS:
             raise UnsafePickleError("codecs", str(args[1]), "a text codec no model needs")
 
@@ -390,7 +405,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         kwargs = self.stack.pop()
         args = self.stack.pop()
         if kwargs:
-            raise pickle.UnpicklingError("NEWOBJ_EX with keyword arguments")
+            raise records.RecordError("an object made with keyword arguments")
         self.stack[-1] = self._new(self.stack[-1], args)
 
     def _new(self, cls, args):
@@ -409,7 +424,7 @@ class RestrictedUnpickler(pickle._Unpickler):
 
     def _reconstructor(self, cls, base, state):     # copyreg._reconstructor (protocols 0, 1)
         if base is not object or state is not None:
-            raise pickle.UnpicklingError("copyreg._reconstructor with a base other than object")
+            raise records.RecordError("a copyreg._reconstructor call with a base other than object")
         return self._new(cls, ())
 
     def _encode(self, obj, encoding="utf-8", errors="strict"):     # _codecs.encode
@@ -455,10 +470,10 @@ class RestrictedUnpickler(pickle._Unpickler):
             self._set_state(target, state)
         elif isinstance(target, functools.partial):
             if not (isinstance(state, tuple) and len(state) == 4 and state[0] is target.func):
-                raise pickle.UnpicklingError("a partial whose state changes its function")
+                raise records.RecordError("a partial whose state changes its function")
             target.__setstate__(state)
         elif state is not None:
-            raise pickle.UnpicklingError(f"state for a {type(target).__name__}")
+            raise records.RecordError(f"state for a {type(target).__name__}, which takes none")
 
     dispatch[pickle.BUILD[0]] = load_build
     dispatch[pickle.REDUCE[0]] = load_reduce
@@ -507,6 +522,48 @@ class RestrictedUnpickler(pickle._Unpickler):
     def load_memoize(self):
         self._memo_put(len(self.memo))
 
+    # -- hashing: a tuple's hash (and equality) walks all of it, shared parts each time they
+    # appear, so tuples are sized as they are built and every key hashed is charged its size
+    def _size(self, item) -> int:
+        entry = self._tuple_sizes.get(id(item))
+        return entry[1] if entry is not None and entry[0] is item else 1
+
+    def _sized(self):
+        t = self.stack[-1]
+        total = 1 + sum(self._size(item) for item in t)
+        if total > self._max_items:
+            raise self.budget.too_wide(self._max_items)
+        if total > 1:
+            self._tuple_sizes[id(t)] = (t, total)
+
+    def _hashing(self, keys):
+        self._hashed += sum(self._size(k) for k in keys)
+        if self._hashed > 4 * self._max_items:
+            raise self.budget.too_wide(self._max_items)
+
+    def _tuple_op(base):
+        def op(self):
+            base(self)
+            self._sized()
+        return op
+
+    def _keys_op(base, keys):
+        def op(self):
+            self._hashing(keys(self.stack))
+            base(self)
+        return op
+
+    for _code, _base in ((pickle.TUPLE, pickle._Unpickler.load_tuple),
+                         (pickle.TUPLE1, pickle._Unpickler.load_tuple1),
+                         (pickle.TUPLE2, pickle._Unpickler.load_tuple2),
+                         (pickle.TUPLE3, pickle._Unpickler.load_tuple3)):
+        dispatch[_code[0]] = _tuple_op(_base)
+    dispatch[pickle.SETITEM[0]] = _keys_op(pickle._Unpickler.load_setitem, lambda st: st[-2:-1])
+    dispatch[pickle.SETITEMS[0]] = _keys_op(pickle._Unpickler.load_setitems, lambda st: st[0::2])
+    dispatch[pickle.ADDITEMS[0]] = _keys_op(pickle._Unpickler.load_additems, lambda st: st)
+    dispatch[pickle.FROZENSET[0]] = _keys_op(pickle._Unpickler.load_frozenset, lambda st: st)
+    del _code, _base, _tuple_op, _keys_op
+
     dispatch[pickle.PUT[0]] = load_put
     dispatch[pickle.BINPUT[0]] = load_binput
     dispatch[pickle.LONG_BINPUT[0]] = load_long_binput
@@ -540,7 +597,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         if not isinstance(shape, tuple) or not all(type(s) is int and s >= 0 for s in shape):
             raise pickle.UnpicklingError("a joblib array has a malformed shape")
         if dtype.hasobject:         # object arrays are a nested pickle stream
-            nested = RestrictedUnpickler(self._file, self.budget)
+            nested = RestrictedUnpickler(self._file._fh, self.budget)   # metered once
             nested._names, nested._callable = self._names, self._callable
             nested.deferred, nested.notes = self.deferred, self.notes
             array = nested.load()
@@ -554,7 +611,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         count = 1
         for s in shape:
             count *= s
-        self.budget.charge(2 * count * dtype.itemsize, "an array")
+        self.budget.charge(count * dtype.itemsize, "an array")     # the copy; reads are metered
         data = _read_exact(self._file, count * dtype.itemsize)
         array = np.frombuffer(data, dtype=dtype).copy()
         array = array.reshape(shape[::-1]).T if state.get("order") == "F" else array.reshape(shape)

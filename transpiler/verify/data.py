@@ -50,8 +50,14 @@ class Columns:
 
 def read_rows(path: str, model: ir.Model, columns: Columns = Columns()) -> UserRows:
     """Rows from a file, with columns in the model's feature order."""
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise InputError(f"no such rows file: {path}; give a CSV, .npy or Parquet file to --data")
+    from ..load.files import open_regular
+
+    try:        # a FIFO or device is refused here, before any reader could block on it
+        open_regular(path, "CSV, .npy or Parquet file to --data").close()
+    except OSError as exc:
+        raise InputError(f"cannot read rows file {path}: {exc.strerror}") from exc
     ext = os.path.splitext(path)[1].lower()
     name = os.path.basename(path)
     if ext == ".npy":
