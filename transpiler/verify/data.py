@@ -55,7 +55,7 @@ def read_rows(path: str, model: ir.Model, columns: Columns = Columns()) -> UserR
     from ..load.files import open_regular
 
     try:        # a FIFO or device is refused here, before any reader could block on it
-        open_regular(path, "CSV, .npy or Parquet file to --data").close()
+        open_regular(path, "CSV, .npy or Parquet file").close()
     except OSError as exc:
         raise InputError(f"cannot read rows file {path}: {exc.strerror}") from exc
     ext = os.path.splitext(path)[1].lower()
