@@ -1,7 +1,8 @@
 """Java: one final class (`Model` by default) with `public static double[] score(double[] input)`.
 
-Array literals compile to bytecode in the static initializer, which the JVM caps at 64 KB,
-so arrays beyond a few hundred values are stored as Base64 strings and decoded once.
+Array literals compile to bytecode in the static initializer, which HotSpot's JIT skips over
+8,000 bytes (and the JVM refuses over 64 KB), so arrays beyond a few hundred values are stored
+as Base64 strings and decoded once; large trees are cut into methods under that limit too.
 """
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import threading
 
 import numpy as np
 
+from ..errors import OptionError
 from ..ir.evaluate import ZERO_THRESHOLD
 from . import tables as tbl
-from ..errors import OptionError
 from .base import Target
 
 JAVA_KEYWORDS = frozenset("""abstract assert boolean break byte case catch char class const continue
@@ -50,7 +51,8 @@ CALL_BYTES = 5           # return treeK_J(x): aload, invokestatic, ireturn
 # self-test allows 1e-9 relative. abs, sqrt, fma, min, max, floor, ceil are exact everywhere.
 LIBM_CALL = re.compile(r"java\.lang\.Math\.(?!(?:abs|sqrt|fma|min|max|floor|ceil|rint)\()\w+\(")
 
-# The self-test's check() names its locals so: a class of the same name would be hidden by one.
+# check()'s locals in the self-test: a local hides a class of the same name, so for a class
+# named like one of them, they all get a leading underscore.
 SELFTEST_LOCALS = frozenset("rows want nf no n batch r got k i bad".split())
 
 
@@ -96,7 +98,7 @@ class Java(Target):
     def tree_code(self, tables, index, root, op):
         """Tree `index` as methods: tree<index>, and for a tree too large for the JIT,
         subtrees cut into tree<index>_1, tree<index>_2 ... that its methods call."""
-        end = root + tbl._tree_size(tables, root)
+        end = root + tbl.tree_size(tables, root)
         word = tables.word[root:end].astype(np.int64)
         split = word >= 0
         cost = np.where(split, SPLIT_BYTES, LEAF_BYTES)

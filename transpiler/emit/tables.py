@@ -494,7 +494,7 @@ def subtree_cuts(tables: Tables, root: int, cost: np.ndarray, call_cost: int, bu
     parent `call_cost`. Bottom-up (children follow their parent in preorder, so a reverse scan
     meets them first), a split whose part would exceed the budget hands its larger child, then
     the other, to a function of its own. Returns the cut nodes in preorder (not the root)."""
-    end = root + _tree_size(tables, root)
+    end = root + tree_size(tables, root)
     nodes = np.arange(root, end)
     left, right = (k.tolist() for k in tables.children(nodes))
     split = (tables.word[root:end] >= 0).tolist()
@@ -515,7 +515,8 @@ def subtree_cuts(tables: Tables, root: int, cost: np.ndarray, call_cost: int, bu
     return sorted(cut)
 
 
-def _tree_size(tables: Tables, root: int) -> int:
+def tree_size(tables: Tables, root: int) -> int:
+    """The number of nodes of the tree whose root is node `root` (its nodes follow it)."""
     later = tables.roots[tables.roots > root]
     return int(later.min() if len(later) else tables.n_nodes) - root
 

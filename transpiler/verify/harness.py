@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..emit.java import JIT_METHOD_LIMIT  # HotSpot compiles no larger method
 from ..errors import BuildError
 from ..outdir import write_files
 
@@ -356,9 +357,6 @@ public final class Driver {
 """
 
 
-# HotSpot runs a method of more than this many bytes of bytecode interpreted, never compiled
-# (-XX:HugeMethodLimit, on by default): generated code must stay under it to be fast.
-JIT_METHOD_LIMIT = 8000
 # The length of the instructions that end a method body (javap -c prints their offsets);
 # anything else is given the longest fixed length, 5 bytes.
 LAST_INSTRUCTION = {"return": 1, "ireturn": 1, "lreturn": 1, "freturn": 1, "dreturn": 1,
