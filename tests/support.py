@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -88,3 +89,24 @@ class Catalogue:
 
 __all__ = ["LANGS", "Catalogue", "assert_close", "fixture_rows", "leaf_coverage", "reference",
            "require_toolchain"]
+
+
+class Lazy(Mapping):
+    """{name: function returning the case}: the names at once (for parametrize at collection),
+    each case fitted the first time a test asks for it, then kept. Collection fits nothing."""
+
+    def __init__(self, builders: dict):
+        self._builders = builders
+        self._built = {}
+
+    def __getitem__(self, name):
+        if name not in self._built:
+            make = self._builders[name]
+            self._built[name] = make() if callable(make) and getattr(make, "__name__", "") == "<lambda>" else make
+        return self._built[name]
+
+    def __iter__(self):
+        return iter(self._builders)
+
+    def __len__(self):
+        return len(self._builders)

@@ -17,7 +17,7 @@ from transpiler import ir
 from transpiler.errors import OptionError, UnsupportedModelError
 
 from fidelity import Fidelity, Spec, agreement, offset_scale
-from support import LANGS, leaf_coverage
+from support import LANGS, Lazy, leaf_coverage
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -57,78 +57,78 @@ def gb(est, Xf, yf, method="predict", **kw):
 GBR = dict(n_estimators=12, max_depth=3, random_state=0)
 GBC = dict(n_estimators=8, max_depth=2, random_state=0)
 HGB = dict(max_iter=10, max_leaf_nodes=8, random_state=0)
-CASES = {
+CASES = Lazy({
     # GradientBoosting: every loss, every kind of init
-    "gbr_squared": gb(E.GradientBoostingRegressor(**GBR), X, y),
-    "gbr_absolute": gb(E.GradientBoostingRegressor(loss="absolute_error", **GBR), X, y),
-    "gbr_huber": gb(E.GradientBoostingRegressor(loss="huber", alpha=0.8, **GBR), X, y),
-    "gbr_quantile": gb(E.GradientBoostingRegressor(loss="quantile", alpha=0.7, **GBR), X, y),
-    "gbr_zero_init": gb(E.GradientBoostingRegressor(init="zero", learning_rate=0.3, **GBR), X, y),
-    "gbr_tree_init": gb(E.GradientBoostingRegressor(
+    "gbr_squared": lambda: gb(E.GradientBoostingRegressor(**GBR), X, y),
+    "gbr_absolute": lambda: gb(E.GradientBoostingRegressor(loss="absolute_error", **GBR), X, y),
+    "gbr_huber": lambda: gb(E.GradientBoostingRegressor(loss="huber", alpha=0.8, **GBR), X, y),
+    "gbr_quantile": lambda: gb(E.GradientBoostingRegressor(loss="quantile", alpha=0.7, **GBR), X, y),
+    "gbr_zero_init": lambda: gb(E.GradientBoostingRegressor(init="zero", learning_rate=0.3, **GBR), X, y),
+    "gbr_tree_init": lambda: gb(E.GradientBoostingRegressor(
         init=tree.DecisionTreeRegressor(max_depth=2, random_state=0), subsample=0.7,
         max_features=3, **GBR), X, y),
-    "gbc_log_binary": gb(E.GradientBoostingClassifier(**GBC), X, yb, "predict_proba"),
-    "gbc_log_multi": gb(E.GradientBoostingClassifier(**GBC), X, y3, "predict_proba"),
-    "gbc_exponential": gb(E.GradientBoostingClassifier(loss="exponential", **GBC), X, yb,
+    "gbc_log_binary": lambda: gb(E.GradientBoostingClassifier(**GBC), X, yb, "predict_proba"),
+    "gbc_log_multi": lambda: gb(E.GradientBoostingClassifier(**GBC), X, y3, "predict_proba"),
+    "gbc_exponential": lambda: gb(E.GradientBoostingClassifier(loss="exponential", **GBC), X, yb,
                           "predict_proba"),
-    "gbc_zero_init": gb(E.GradientBoostingClassifier(init="zero", **GBC), X, y3, "predict_proba"),
-    "gbc_tree_init_binary": gb(E.GradientBoostingClassifier(
+    "gbc_zero_init": lambda: gb(E.GradientBoostingClassifier(init="zero", **GBC), X, y3, "predict_proba"),
+    "gbc_tree_init_binary": lambda: gb(E.GradientBoostingClassifier(
         init=tree.DecisionTreeClassifier(max_depth=2, random_state=0), **GBC), X, yb,
         "predict_proba"),
-    "gbc_tree_init_multi": gb(E.GradientBoostingClassifier(
+    "gbc_tree_init_multi": lambda: gb(E.GradientBoostingClassifier(
         init=tree.DecisionTreeClassifier(max_depth=3, random_state=0), **GBC), X, y3,
         "predict_proba"),
     # HistGradientBoosting: every loss, NaN, categorical splits, interaction constraints
-    "hgbr_squared": Spec(E.HistGradientBoostingRegressor(**HGB).fit(Xnan, y), Xnan, "predict"),
-    "hgbr_absolute": Spec(E.HistGradientBoostingRegressor(loss="absolute_error", **HGB)
+    "hgbr_squared": lambda: Spec(E.HistGradientBoostingRegressor(**HGB).fit(Xnan, y), Xnan, "predict"),
+    "hgbr_absolute": lambda: Spec(E.HistGradientBoostingRegressor(loss="absolute_error", **HGB)
                           .fit(Xnan, y), Xnan, "predict"),
-    "hgbr_quantile": Spec(E.HistGradientBoostingRegressor(loss="quantile", quantile=0.3, **HGB)
+    "hgbr_quantile": lambda: Spec(E.HistGradientBoostingRegressor(loss="quantile", quantile=0.3, **HGB)
                           .fit(X, y), X, "predict"),
-    "hgbr_poisson": Spec(E.HistGradientBoostingRegressor(loss="poisson", **HGB).fit(Xnan, ypos),
+    "hgbr_poisson": lambda: Spec(E.HistGradientBoostingRegressor(loss="poisson", **HGB).fit(Xnan, ypos),
                          Xnan, "predict", rtol=P),
-    "hgbr_gamma": Spec(E.HistGradientBoostingRegressor(loss="gamma", **HGB).fit(X, ypos), X,
+    "hgbr_gamma": lambda: Spec(E.HistGradientBoostingRegressor(loss="gamma", **HGB).fit(X, ypos), X,
                        "predict", rtol=P),
-    "hgbr_interactions": Spec(E.HistGradientBoostingRegressor(
+    "hgbr_interactions": lambda: Spec(E.HistGradientBoostingRegressor(
         interaction_cst=[[0, 1], [2, 3, 4]], **HGB).fit(Xnan, y), Xnan, "predict"),
-    "hgbc_binary": Spec(E.HistGradientBoostingClassifier(**HGB).fit(Xnan, yb), Xnan,
+    "hgbc_binary": lambda: Spec(E.HistGradientBoostingClassifier(**HGB).fit(Xnan, yb), Xnan,
                         "predict_proba", rtol=P, scale=ones),
-    "hgbc_multi": Spec(E.HistGradientBoostingClassifier(**HGB).fit(X, y3), X, "predict_proba",
+    "hgbc_multi": lambda: Spec(E.HistGradientBoostingClassifier(**HGB).fit(X, y3), X, "predict_proba",
                        rtol=P, scale=ones),
-    "hgbr_categorical": Spec(E.HistGradientBoostingRegressor(
+    "hgbr_categorical": lambda: Spec(E.HistGradientBoostingRegressor(
         categorical_features=[1, 3], **HGB).fit(Xcat, ycat + y), Xcat, "predict", extra=UNKNOWN),
     # early stopping fits the bins on a subset: some categories are unknown to the trees
-    "hgbc_categorical": Spec(E.HistGradientBoostingClassifier(
+    "hgbc_categorical": lambda: Spec(E.HistGradientBoostingClassifier(
         categorical_features=[False, True, False, True, False], early_stopping=True,
         validation_fraction=0.3, n_iter_no_change=50, **HGB).fit(Xcat, ycat), Xcat,
         "predict_proba", rtol=P, scale=ones, extra=UNKNOWN),
     # AdaBoost (SAMME) and its weighted median
-    "ada_binary": Spec(E.AdaBoostClassifier(n_estimators=10, random_state=0).fit(X, yb),
+    "ada_binary": lambda: Spec(E.AdaBoostClassifier(n_estimators=10, random_state=0).fit(X, yb),
                        X, "predict_proba", rtol=P, scale=ones, nan=False),
-    "ada_multi": Spec(E.AdaBoostClassifier(tree.DecisionTreeClassifier(max_depth=3),
+    "ada_multi": lambda: Spec(E.AdaBoostClassifier(tree.DecisionTreeClassifier(max_depth=3),
                                            n_estimators=8, random_state=0).fit(X, y3),
                       X, "predict_proba", rtol=P, scale=ones, nan=False),
-    "ada_regressor": Spec(E.AdaBoostRegressor(tree.DecisionTreeRegressor(max_depth=3),
+    "ada_regressor": lambda: Spec(E.AdaBoostRegressor(tree.DecisionTreeRegressor(max_depth=3),
                                               n_estimators=9, random_state=0).fit(X, y),
                           X, "predict", nan=False),
-    "ada_regressor_square": Spec(E.AdaBoostRegressor(n_estimators=6, loss="square",
+    "ada_regressor_square": lambda: Spec(E.AdaBoostRegressor(n_estimators=6, loss="square",
                                                      random_state=0).fit(X, y), X, "predict",
                                  nan=False),
     # Bagging over trees, feature subsets, NaN
-    "bag_classifier": Spec(E.BaggingClassifier(n_estimators=6, max_features=3,
+    "bag_classifier": lambda: Spec(E.BaggingClassifier(n_estimators=6, max_features=3,
                                                bootstrap_features=True, random_state=0)
                            .fit(Xnan, y3), Xnan, "predict_proba"),
-    "bag_regressor": Spec(E.BaggingRegressor(tree.ExtraTreeRegressor(max_depth=5),
+    "bag_regressor": lambda: Spec(E.BaggingRegressor(tree.ExtraTreeRegressor(max_depth=5),
                                              n_estimators=5, max_samples=0.6, random_state=0)
                           .fit(Xnan, np.c_[y, -y]), Xnan, "predict"),
     # IsolationForest: decision_function and score_samples
-    "iso_decision": Spec(E.IsolationForest(n_estimators=8, random_state=0).fit(Xnan), Xnan,
+    "iso_decision": lambda: Spec(E.IsolationForest(n_estimators=8, random_state=0).fit(Xnan), Xnan,
                          "decision_function", rtol=P, scale=offset_scale),
-    "iso_features": Spec(E.IsolationForest(n_estimators=6, max_features=3, max_samples=64,
+    "iso_features": lambda: Spec(E.IsolationForest(n_estimators=6, max_features=3, max_samples=64,
                                            random_state=0).fit(X), X, "decision_function",
                          rtol=P, scale=offset_scale),
-    "iso_scores": Spec(E.IsolationForest(n_estimators=6, random_state=0).fit(X), X,
+    "iso_scores": lambda: Spec(E.IsolationForest(n_estimators=6, random_state=0).fit(X), X,
                        "score_samples", rtol=P, options={"method": "score_samples"}),
-}
+})
 CAT = Fidelity(CASES)
 
 

@@ -19,7 +19,7 @@ from transpiler import ir
 from transpiler.errors import UnsupportedModelError
 
 from fidelity import Fidelity, Spec, agreement, kernel_scale, linear_scale
-from support import LANGS, leaf_coverage
+from support import LANGS, Lazy, leaf_coverage
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -61,85 +61,85 @@ CT_TREE = compose.ColumnTransformer([
     ("cat", pre.OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), [4]),
 ], remainder="passthrough")
 
-CASES = {
-    "standard_gb": Spec(fit([pre.StandardScaler(), ensemble.GradientBoostingRegressor(
+CASES = Lazy({
+    "standard_gb": lambda: Spec(fit([pre.StandardScaler(), ensemble.GradientBoostingRegressor(
         n_estimators=8, max_depth=3, random_state=0)], X, y), X, "predict", nan=False),
-    "minmax_clip_forest": Spec(fit([pre.MinMaxScaler(feature_range=(-1, 2), clip=True),
+    "minmax_clip_forest": lambda: Spec(fit([pre.MinMaxScaler(feature_range=(-1, 2), clip=True),
                                     ensemble.RandomForestClassifier(n_estimators=4, max_depth=4,
                                                                     random_state=0)],
                                    Xnan, y3), Xnan, "predict_proba"),
-    "maxabs_robust_ridge": Spec(fit([pre.MaxAbsScaler(), pre.RobustScaler(quantile_range=(10, 90)),
+    "maxabs_robust_ridge": lambda: Spec(fit([pre.MaxAbsScaler(), pre.RobustScaler(quantile_range=(10, 90)),
                                      linear_model.Ridge()], X, y), X, "predict", rtol=P,
                                 scale=ridge_scale, nan=False),
-    "normalizer_svr": Spec(fit([pre.Normalizer(), svm.SVR(gamma=2.0)], X, y), X, "predict",
+    "normalizer_svr": lambda: Spec(fit([pre.Normalizer(), svm.SVR(gamma=2.0)], X, y), X, "predict",
                            rtol=P, scale=kernel_scale, nan=False),
-    "normalizer_l1_max_tree": Spec(fit([pre.Normalizer("l1"), pre.Normalizer("max"),
+    "normalizer_l1_max_tree": lambda: Spec(fit([pre.Normalizer("l1"), pre.Normalizer("max"),
                                         tree.DecisionTreeRegressor(max_depth=5, random_state=0)],
                                        X, y), X, "predict", rtol=P, scale=ones, nan=False),
-    "binarizer_tree": Spec(fit([pre.Binarizer(threshold=2.0), tree.DecisionTreeClassifier(
+    "binarizer_tree": lambda: Spec(fit([pre.Binarizer(threshold=2.0), tree.DecisionTreeClassifier(
         random_state=0)], X, y3), X, "predict_proba", nan=False),
-    "imputer_mean_hgb": Spec(fit([impute.SimpleImputer(), ensemble.HistGradientBoostingRegressor(
+    "imputer_mean_hgb": lambda: Spec(fit([impute.SimpleImputer(), ensemble.HistGradientBoostingRegressor(
         max_iter=6, random_state=0)], Xnan, y), Xnan, "predict"),
-    "imputer_median_indicator_forest": Spec(fit([impute.SimpleImputer(strategy="median",
+    "imputer_median_indicator_forest": lambda: Spec(fit([impute.SimpleImputer(strategy="median",
                                                                       add_indicator=True),
                                                  ensemble.RandomForestRegressor(
                                                      n_estimators=3, max_depth=5, random_state=0)],
                                                 Xnan, y), Xnan, "predict"),
-    "imputer_frequent_linear": Spec(fit([impute.SimpleImputer(strategy="most_frequent"),
+    "imputer_frequent_linear": lambda: Spec(fit([impute.SimpleImputer(strategy="most_frequent"),
                                          linear_model.LinearRegression()], Xnan, y), Xnan,
                                     "predict", rtol=P, scale=ridge_scale),
-    "imputer_constant_marker_gb": Spec(fit([impute.SimpleImputer(missing_values=-1.0,
+    "imputer_constant_marker_gb": lambda: Spec(fit([impute.SimpleImputer(missing_values=-1.0,
                                                                  strategy="constant",
                                                                  fill_value=0.5),
                                             ensemble.GradientBoostingClassifier(
                                                 n_estimators=5, random_state=0)], Xneg, yb),
                                        Xneg, "predict_proba", rtol=P, scale=ones, nan=False),
-    "poly_ridge": Spec(fit([pre.StandardScaler(), pre.PolynomialFeatures(3),
+    "poly_ridge": lambda: Spec(fit([pre.StandardScaler(), pre.PolynomialFeatures(3),
                             linear_model.Ridge(alpha=10.0)], X, y), X, "predict", rtol=P,
                        scale=ridge_scale, nan=False),
-    "poly_interaction_tree": Spec(fit([pre.PolynomialFeatures((2, 3), interaction_only=True,
+    "poly_interaction_tree": lambda: Spec(fit([pre.PolynomialFeatures((2, 3), interaction_only=True,
                                                               include_bias=False),
                                        tree.DecisionTreeRegressor(max_depth=6, random_state=0)],
                                       X, y), X, "predict", nan=False),
-    "column_transformer_svc": Spec(fit([CT, pre.StandardScaler(), svm.SVC(gamma=0.1)], Xct, y3),
+    "column_transformer_svc": lambda: Spec(fit([CT, pre.StandardScaler(), svm.SVC(gamma=0.1)], Xct, y3),
                                    Xct, "decision_function", rtol=P, scale=kernel_scale,
                                    nan=[0, 1]),
-    "column_transformer_hgb": Spec(fit([CT_TREE, ensemble.HistGradientBoostingClassifier(
+    "column_transformer_hgb": lambda: Spec(fit([CT_TREE, ensemble.HistGradientBoostingClassifier(
         max_iter=5, categorical_features=[2], random_state=0)], Xnan, y3), Xnan, "predict_proba",
         rtol=P, scale=ones),
-    "nested_pipeline_adaboost": Spec(fit([pipeline.make_pipeline(impute.SimpleImputer(),
+    "nested_pipeline_adaboost": lambda: Spec(fit([pipeline.make_pipeline(impute.SimpleImputer(),
                                                                  pre.MinMaxScaler()),
                                           ensemble.AdaBoostClassifier(n_estimators=5,
                                                                       random_state=0)], Xnan, yb),
                                      Xnan, "predict_proba", rtol=P, scale=ones),
     # CalibratedClassifierCV: sigmoid and isotonic over supported models
-    "calibrated_sigmoid_gb": Spec(calibration.CalibratedClassifierCV(
+    "calibrated_sigmoid_gb": lambda: Spec(calibration.CalibratedClassifierCV(
         ensemble.GradientBoostingClassifier(n_estimators=5, random_state=0), cv=3).fit(X, yb),
         X, "predict_proba", rtol=P, scale=ones, nan=False),
-    "calibrated_isotonic_forest": Spec(calibration.CalibratedClassifierCV(
+    "calibrated_isotonic_forest": lambda: Spec(calibration.CalibratedClassifierCV(
         ensemble.RandomForestClassifier(n_estimators=4, max_depth=4, random_state=0),
         method="isotonic", cv=3).fit(Xnan, y3), Xnan, "predict_proba"),
-    "calibrated_sigmoid_logistic": Spec(calibration.CalibratedClassifierCV(
+    "calibrated_sigmoid_logistic": lambda: Spec(calibration.CalibratedClassifierCV(
         linear_model.LogisticRegression(), cv=2).fit(X, y3), X, "predict_proba", rtol=P,
         scale=ones, nan=False),
-    "calibrated_isotonic_hgb": Spec(calibration.CalibratedClassifierCV(
+    "calibrated_isotonic_hgb": lambda: Spec(calibration.CalibratedClassifierCV(
         ensemble.HistGradientBoostingClassifier(max_iter=5, random_state=0), method="isotonic",
         cv=2).fit(Xnan, yb), Xnan, "predict_proba", rtol=P, scale=ones),
-    "calibrated_svc_single": Spec(calibration.CalibratedClassifierCV(
+    "calibrated_svc_single": lambda: Spec(calibration.CalibratedClassifierCV(
         svm.SVC(gamma=0.05), ensemble=False).fit(X, yb), X, "predict_proba", rtol=P, scale=ones,
         nan=False),
     # multiclass SVC: per fold, one-vs-one votes, then the calibrators (SVC(probability=True)'s
     # replacement in scikit-learn 1.9)
-    "calibrated_svc_multi": Spec(calibration.CalibratedClassifierCV(
+    "calibrated_svc_multi": lambda: Spec(calibration.CalibratedClassifierCV(
         svm.SVC(kernel="poly", degree=2, gamma=0.02), cv=2).fit(X, y3), X, "predict_proba",
         rtol=P, scale=ones, nan=False),
-    "pipeline_calibrated_frozen": Spec(fit([pre.StandardScaler(),
+    "pipeline_calibrated_frozen": lambda: Spec(fit([pre.StandardScaler(),
                                             calibration.CalibratedClassifierCV(FrozenEstimator(
                                                 ensemble.ExtraTreesClassifier(
                                                     n_estimators=3, max_depth=4, random_state=0)
                                                 .fit(X, y3)), method="isotonic")], X, y3),
                                        X, "predict_proba", nan=False),
-}
+})
 CAT = Fidelity(CASES)
 
 

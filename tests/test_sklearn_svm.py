@@ -14,7 +14,7 @@ import transpiler
 from transpiler.errors import UnsupportedModelError
 
 from fidelity import Fidelity, Spec, kernel_scale
-from support import LANGS
+from support import LANGS, Lazy
 
 rng = np.random.default_rng(11)
 X = np.round(rng.normal(size=(120, 4)), 2)
@@ -30,24 +30,24 @@ def case(est, yf, method):
 
 
 DF = "decision_function"
-CASES = {
-    "svc_linear_binary": case(svm.SVC(kernel="linear", C=0.5), yb, DF),
-    "svc_rbf_binary": case(svm.SVC(kernel="rbf", gamma=0.4), yb, DF),
-    "svc_poly_multi": case(svm.SVC(kernel="poly", degree=3, coef0=1.0, gamma="auto"), y4, DF),
-    "svc_sigmoid_multi_ovo": case(svm.SVC(kernel="sigmoid", gamma=0.05, coef0=-0.5,
+CASES = Lazy({
+    "svc_linear_binary": lambda: case(svm.SVC(kernel="linear", C=0.5), yb, DF),
+    "svc_rbf_binary": lambda: case(svm.SVC(kernel="rbf", gamma=0.4), yb, DF),
+    "svc_poly_multi": lambda: case(svm.SVC(kernel="poly", degree=3, coef0=1.0, gamma="auto"), y4, DF),
+    "svc_sigmoid_multi_ovo": lambda: case(svm.SVC(kernel="sigmoid", gamma=0.05, coef0=-0.5,
                                           decision_function_shape="ovo"), y4, DF),
-    "svc_rbf_multi": case(svm.SVC(class_weight="balanced"), y4, DF),
-    "nusvc_poly_binary": case(svm.NuSVC(kernel="poly", degree=4, nu=0.4), yb, DF),
-    "nusvc_rbf_multi": case(svm.NuSVC(nu=0.3, gamma=0.3), y4, DF),
-    "svr_linear": case(svm.SVR(kernel="linear", epsilon=0.05), y, "predict"),
-    "svr_rbf": case(svm.SVR(C=3.0), y, "predict"),
-    "svr_poly": case(svm.SVR(kernel="poly", degree=2, coef0=0.5), y, "predict"),
-    "svr_sigmoid": case(svm.SVR(kernel="sigmoid", gamma=0.1), y, "predict"),
-    "nusvr_rbf": case(svm.NuSVR(nu=0.6), y, "predict"),
-    "nusvr_poly": case(svm.NuSVR(kernel="poly", degree=5, gamma=0.2, coef0=1.0), y, "predict"),
-    "oneclass_rbf": case(svm.OneClassSVM(gamma=0.3, nu=0.2), None, DF),
-    "oneclass_linear": case(svm.OneClassSVM(kernel="linear", nu=0.3), None, DF),
-}
+    "svc_rbf_multi": lambda: case(svm.SVC(class_weight="balanced"), y4, DF),
+    "nusvc_poly_binary": lambda: case(svm.NuSVC(kernel="poly", degree=4, nu=0.4), yb, DF),
+    "nusvc_rbf_multi": lambda: case(svm.NuSVC(nu=0.3, gamma=0.3), y4, DF),
+    "svr_linear": lambda: case(svm.SVR(kernel="linear", epsilon=0.05), y, "predict"),
+    "svr_rbf": lambda: case(svm.SVR(C=3.0), y, "predict"),
+    "svr_poly": lambda: case(svm.SVR(kernel="poly", degree=2, coef0=0.5), y, "predict"),
+    "svr_sigmoid": lambda: case(svm.SVR(kernel="sigmoid", gamma=0.1), y, "predict"),
+    "nusvr_rbf": lambda: case(svm.NuSVR(nu=0.6), y, "predict"),
+    "nusvr_poly": lambda: case(svm.NuSVR(kernel="poly", degree=5, gamma=0.2, coef0=1.0), y, "predict"),
+    "oneclass_rbf": lambda: case(svm.OneClassSVM(gamma=0.3, nu=0.2), None, DF),
+    "oneclass_linear": lambda: case(svm.OneClassSVM(kernel="linear", nu=0.3), None, DF),
+})
 CAT = Fidelity(CASES)
 
 

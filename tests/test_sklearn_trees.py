@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sklearn import datasets, ensemble, tree
 
-from support import LANGS, Catalogue, leaf_coverage
+from support import LANGS, Catalogue, Lazy, leaf_coverage
 
 rng = np.random.default_rng(0)
 Xd, yd = datasets.load_diabetes(return_X_y=True)
@@ -26,22 +26,22 @@ def fit(model, X, y):
     return model.fit(X, y)
 
 
-CASES = {
-    "dtr": (fit(tree.DecisionTreeRegressor(max_depth=6, random_state=0), Xd, yd), Xd, "predict"),
-    "dtr_multi": (fit(tree.DecisionTreeRegressor(max_depth=5, random_state=0), Xr, Y2), Xr, "predict"),
-    "dtr_nan": (fit(tree.DecisionTreeRegressor(max_depth=6, random_state=0), Xnan, yr), Xnan, "predict"),
-    "dtc_binary": (fit(tree.DecisionTreeClassifier(max_depth=5, random_state=0), Xc, yc), Xc, "predict_proba"),
-    "dtc_multi": (fit(tree.DecisionTreeClassifier(random_state=0), Xi, yi), Xi, "predict_proba"),
-    "dtc_nan": (fit(tree.DecisionTreeClassifier(max_depth=6, random_state=0), Xnan, ynan_cls), Xnan, "predict_proba"),
-    "etr": (fit(tree.ExtraTreeRegressor(max_depth=8, random_state=0), Xr, yr), Xr, "predict"),
-    "etc": (fit(tree.ExtraTreeClassifier(random_state=0), Xi, yi), Xi, "predict_proba"),
-    "rfr": (fit(ensemble.RandomForestRegressor(n_estimators=8, max_depth=6, random_state=0), Xr, yr), Xr, "predict"),
-    "rfr_multi": (fit(ensemble.RandomForestRegressor(n_estimators=5, max_depth=5, random_state=0), Xr, Y2), Xr, "predict"),
-    "rfc": (fit(ensemble.RandomForestClassifier(n_estimators=8, max_depth=6, random_state=0), Xi, yi), Xi, "predict_proba"),
-    "rfc_nan": (fit(ensemble.RandomForestClassifier(n_estimators=6, max_depth=6, random_state=0), Xnan, ynan_cls), Xnan, "predict_proba"),
-    "etsr": (fit(ensemble.ExtraTreesRegressor(n_estimators=6, max_depth=6, random_state=0), Xd, yd), Xd, "predict"),
-    "etsc": (fit(ensemble.ExtraTreesClassifier(n_estimators=6, max_depth=6, random_state=0), Xc, yc), Xc, "predict_proba"),
-}
+CASES = Lazy({
+    "dtr": lambda: (fit(tree.DecisionTreeRegressor(max_depth=6, random_state=0), Xd, yd), Xd, "predict"),
+    "dtr_multi": lambda: (fit(tree.DecisionTreeRegressor(max_depth=5, random_state=0), Xr, Y2), Xr, "predict"),
+    "dtr_nan": lambda: (fit(tree.DecisionTreeRegressor(max_depth=6, random_state=0), Xnan, yr), Xnan, "predict"),
+    "dtc_binary": lambda: (fit(tree.DecisionTreeClassifier(max_depth=5, random_state=0), Xc, yc), Xc, "predict_proba"),
+    "dtc_multi": lambda: (fit(tree.DecisionTreeClassifier(random_state=0), Xi, yi), Xi, "predict_proba"),
+    "dtc_nan": lambda: (fit(tree.DecisionTreeClassifier(max_depth=6, random_state=0), Xnan, ynan_cls), Xnan, "predict_proba"),
+    "etr": lambda: (fit(tree.ExtraTreeRegressor(max_depth=8, random_state=0), Xr, yr), Xr, "predict"),
+    "etc": lambda: (fit(tree.ExtraTreeClassifier(random_state=0), Xi, yi), Xi, "predict_proba"),
+    "rfr": lambda: (fit(ensemble.RandomForestRegressor(n_estimators=8, max_depth=6, random_state=0), Xr, yr), Xr, "predict"),
+    "rfr_multi": lambda: (fit(ensemble.RandomForestRegressor(n_estimators=5, max_depth=5, random_state=0), Xr, Y2), Xr, "predict"),
+    "rfc": lambda: (fit(ensemble.RandomForestClassifier(n_estimators=8, max_depth=6, random_state=0), Xi, yi), Xi, "predict_proba"),
+    "rfc_nan": lambda: (fit(ensemble.RandomForestClassifier(n_estimators=6, max_depth=6, random_state=0), Xnan, ynan_cls), Xnan, "predict_proba"),
+    "etsr": lambda: (fit(ensemble.ExtraTreesRegressor(n_estimators=6, max_depth=6, random_state=0), Xd, yd), Xd, "predict"),
+    "etsc": lambda: (fit(ensemble.ExtraTreesClassifier(n_estimators=6, max_depth=6, random_state=0), Xc, yc), Xc, "predict_proba"),
+})
 CAT = Catalogue(CASES)
 
 
@@ -71,7 +71,7 @@ def test_thresholds_compare_float32_input():
     assert ir.evaluate(irm, row[None])[0, 0] == model.predict(row[None])[0]
 
 
-DEEP = {"deep": (fit(tree.DecisionTreeRegressor(random_state=0), Xdeep, ydeep), Xdeep, "predict")}
+DEEP = Lazy({"deep": lambda: (fit(tree.DecisionTreeRegressor(random_state=0), Xdeep, ydeep), Xdeep, "predict")})
 DEEP_CAT = Catalogue(DEEP, layouts=("table",))
 
 
