@@ -5,8 +5,9 @@ starts with the line "tree"; one block per tree that starts with "Tree=<i>" and 
 line; "end of trees" (left out by some writers); feature importances; "parameters:" ...
 "end of parameters"; and, from the Python package, "pandas_categorical:<json>". Versions v2 to
 v4 differ only in optional fields (tree_sizes, num_tree_per_iteration, is_linear, ...), which
-default here as LightGBM's own loader defaults them. Line ends may be LF or CRLF. Values are parsed with str.split and NumPy (correctly rounded, so the 17-digit
-numbers LightGBM writes come back bit for bit).
+default here as LightGBM's own loader defaults them. Line ends may be LF or CRLF. Values are
+parsed with str.split and NumPy (correctly rounded, so the 17-digit numbers LightGBM writes
+come back bit for bit).
 """
 from __future__ import annotations
 
