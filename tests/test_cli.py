@@ -46,7 +46,7 @@ def test_stdout(model_path, lang, needle):
 
 
 @pytest.mark.parametrize("lang,files", [("go", ["model.go", "model_test.go"]), ("c", ["model.c", "model.h", "CMakeLists.txt"]),
-                                        ("java", ["Model.java"])])
+                                        ("java", ["Model.java", "ModelSelfTest.java"])])
 def test_output_directory(model_path, tmp_path, lang, files):
     out = tmp_path / "deep" / "out"
     result = invoke(model_path, "--lang", lang, "-o", out)

@@ -76,7 +76,7 @@ def test_no_generated_method_is_over_the_jit_limit(tree900, tmp_path):
     got = run_cases("java", cases, workdir=str(tmp_path))
     for key, out in got.items():
         np.testing.assert_array_equal(out, want[key], err_msg=key)
-    classes = [str(p) for p in (tmp_path / "classes").rglob("*.class") if p.parent.name != "classes"]
+    classes = [str(p) for key in want for p in (tmp_path / "classes" / key).glob("*.class")]
     sizes = java_method_sizes(classes)
     assert max(sizes)[0] <= JIT_METHOD_LIMIT, max(sizes)
     methods = {(cls, re.sub(r"\(.*", "", m).split()[-1]) for _, cls, m in sizes}
