@@ -78,11 +78,18 @@ def fresh(name: str, taken: set[str]) -> str | None:
     return None
 
 
+def split_clause(text: str) -> tuple[str, str]:
+    """(up to the package clause, the rest): the clause's name is in no scope, so it neither
+    collides nor is renamed."""
+    clause = re.search(r"^package \w+\n", text, re.M)
+    return text[:clause.end()], text[clause.end():]
+
+
 def bind(files: dict, function: str) -> dict:
     """files rendered with PLACEHOLDER for --function, with the user's name in its place."""
-    sources = {path: text for path, text in files.items()
+    sources = {path: split_clause(text) for path, text in files.items()
                if path.endswith(".go") and isinstance(text, str)}
-    present = set().union(*map(identifiers, sources.values()))
+    present = set().union(*(identifiers(body) for _, body in sources.values()))
     wanted = {function + s for s in SUFFIXES}
     taken = present | wanted
     renames = {}
@@ -94,14 +101,14 @@ def bind(files: dict, function: str) -> dict:
         renames[name] = new
         taken.add(new)
     out = dict(files)
-    for path, text in sources.items():
+    for path, (head, body) in sources.items():
         if renames:
-            imports = {m.group("path").rsplit("/", 1)[-1]: m for m in IMPORT_LINE.finditer(text)}
-            text = TOKEN.sub(lambda m: renames.get(m.group("id"), m.group(0))
-                             if m.group("id") else m.group(0), text)
+            body = TOKEN.sub(lambda m: renames.get(m.group("id"), m.group(0))
+                             if m.group("id") else m.group(0), body)
+            imports = {m.group("path").rsplit("/", 1)[-1]: m for m in IMPORT_LINE.finditer(body)}
             for name, new in renames.items():
                 if name in imports:    # the package keeps its path under another name
                     spec = imports[name]
-                    text = text.replace(spec.group(0), f'\t{new} "{spec.group("path")}"', 1)
-        out[path] = text.replace(PLACEHOLDER, function)
+                    body = body.replace(spec.group(0), f'\t{new} "{spec.group("path")}"', 1)
+        out[path] = (head + body).replace(PLACEHOLDER, function)
     return out

@@ -69,10 +69,12 @@ def missing_toolchain(lang: str) -> str | None:
 
 
 def run_cases(lang: str, cases: list[Case], workdir: str | None = None,
-              entry: str = "single") -> dict:
+              entry: str = "single", selftest: bool = True) -> dict:
     """Build every case for `lang` at once, run each on its rows: {name: (n_rows, n_out)}.
 
     `entry` is "single" (Score per row) or "batch" (ScoreBatch over all rows at once).
+    `selftest`: also run the self-tests of the generated files (Go: go test); they are
+    compiled and vetted either way.
     """
     problem = missing_toolchain(lang)
     if problem:
@@ -81,7 +83,7 @@ def run_cases(lang: str, cases: list[Case], workdir: str | None = None,
     workdir = workdir or tempfile.mkdtemp(prefix=f"transpiler-{lang}-")
     try:
         runner = {"go": _build_go, "c": _build_c, "java": _build_java}[lang]
-        command = runner(cases, workdir)
+        command = runner(cases, workdir, selftest) if lang == "go" else runner(cases, workdir)
         args = [entry]
         for i, case in enumerate(cases):
             rows = np.ascontiguousarray(case.rows, dtype="<f8")
@@ -177,7 +179,7 @@ func main() {
 """
 
 
-def _build_go(cases, workdir):
+def _build_go(cases, workdir, selftest=True):
     imports, table = [], []
     for i, case in enumerate(cases):
         d = os.path.join(workdir, case.name)
@@ -199,7 +201,9 @@ def _build_go(cases, workdir):
     _run(["go", "vet", "./..."], workdir, "go vet")
     _run(["go", "build", "-o", "drv", "./driver"], workdir, "go build")
     # every case package's own self-test (model_test.go), as a user's plain `go test` runs it
-    _run(["go", "test", "-count=1", "-vet=off", "./..."], workdir, "go test (the generated self-tests)")
+    if selftest:
+        _run(["go", "test", "-count=1", "-vet=off", "./..."], workdir,
+             "go test (the generated self-tests)")
     return [os.path.join(workdir, "drv")]
 
 
