@@ -131,7 +131,7 @@ def parse(data: bytes) -> dict:
     r = _Reader(data)
     if bytes(data[:4]) == MAGIC:
         r.take(4, "the magic")
-    (base_score, num_feature, num_class, extra_attrs, eval_metrics, major, minor,
+    (base_score, num_feature, num_class, extra_attrs, _metrics, major, minor,
      num_target) = struct.unpack("<fIiiiIII", r.take(32, "the learner parameters"))
     r.take(LEARNER_PARAM - 32, "the learner parameters")
     if num_feature > MAX_FEATURES:
@@ -141,9 +141,8 @@ def parse(data: bytes) -> dict:
                           f"(at most {MAX_OUTPUTS:,})")
     objective = _name(r, "the objective name")
     booster = r.string("the booster name")
-    n_out = num_class if num_class >= 2 else max(num_target, 1)
     if booster in ("gbtree", "dart"):
-        gbm = _gbtree(r, booster, n_out, old=major == 0)
+        gbm = _gbtree(r, booster, old=major == 0)
     elif booster == "gblinear":
         gbm = _gblinear(r)
     else:
@@ -176,7 +175,7 @@ def _name(r: _Reader, what: str) -> str:
     return bytes(r.take(n, what)).decode("utf-8", "replace")
 
 
-def _gbtree(r: _Reader, name: str, n_out: int, old: bool) -> dict:
+def _gbtree(r: _Reader, name: str, old: bool) -> dict:
     num_trees, parallel = struct.unpack("<ii", r.take(8, "the gbtree parameters"))
     r.take(GBTREE_PARAM - 8, "the gbtree parameters")
     smallest = TREE_PARAM + _NODE.itemsize + _STAT.itemsize + 4
@@ -206,6 +205,8 @@ def _tree(r: _Reader, i: int, old: bool) -> dict:
     stats = r.records(_STAT, num_nodes, what)
     if old and size_leaf_vector != 0:
         r.floats(f"{what}'s leaf vector")      # never used by a prediction
+    if (nodes["left"] < -1).any():
+        raise FormatError(f"{what} has a child index below -1")
     deleted = nodes["sindex"] == _DELETED
     if int(deleted[1:].sum()) != num_deleted:
         raise FormatError(f"{what} marks {int(deleted[1:].sum())} deleted nodes, "

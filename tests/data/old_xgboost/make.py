@@ -5,9 +5,10 @@
 For each version, a venv in /tmp/venvs/xgb-VERSION (made once, pip wheels only: the oldest
 xgboost wheels that install on Python 3.11) runs this file again with `--write VERSION DIR`,
 which trains a few small models, saves them in every format that version writes (legacy
-binary as `.model`, or `.deprecated` from 2.1, JSON from 1.0, UBJSON from 1.6, pickles of the sklearn estimators and of a Booster),
-and records the version's own predictions on the rows in `preds.npz` (key "X"), as float32
-bits. `manifest.json` says, per file, which prediction it must reproduce and how it is read.
+binary as `.model`, or as `.deprecated` from 2.1; JSON from 1.0, UBJSON from 1.6; pickles of
+the sklearn estimators and of a Booster), and records the version's own predictions on the
+rows in `preds.npz` (key "X"), as float32 bits. 0.72 and older have no wheels; 0.80 is the
+oldest that installs. `manifest.json` says, per file, which prediction it must reproduce and how it is read.
 CI uses the committed files; it never runs this script.
 """
 from __future__ import annotations
