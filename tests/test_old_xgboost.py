@@ -7,6 +7,8 @@ import glob
 import json
 import os
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -226,3 +228,15 @@ def test_base64_models_of_xgboost_0_4_are_named(tmp_path):
     path.write_bytes(b"bs64" + b"AAAA" * 50)
     with pytest.raises(InputError, match="base64 form of xgboost 0.4"):
         transpiler.to_ir(str(path))
+
+
+def test_cli_damaged_binary_file_is_exit_2_and_one_line(tmp_path):
+    data = open(_first("multi", "1.3.3"), "rb").read()
+    path = tmp_path / "cut.bin"
+    path.write_bytes(data[:len(data) // 2])
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "transpiler", str(path), "--lang", "c",
+                        "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stdout == "" and not out.exists()
+    assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1
+    assert "XGBoost binary model from xgboost 1.3" in r.stderr
