@@ -188,7 +188,8 @@ def test_output_replaces_its_own_files_and_keeps_nothing_stale(good, tmp_path):
     assert (out / "model.bin").exists()
     result = invoke(good / "tree.pkl", "--lang", "go", "--layout", "code", "-o", out)
     assert result.exit_code == 0, result.output
-    assert sorted(os.listdir(out)) == [".transpiler-files", "model.go"]    # model.bin removed
+    # model.bin removed; the code layout writes model.go and its self-test
+    assert sorted(os.listdir(out)) == [".transpiler-files", "model.go", "model_test.go"]
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".transpile-")]
 
 

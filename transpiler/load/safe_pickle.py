@@ -15,12 +15,19 @@ them and fails naming any global the policy misses):
   only wrap callables the policy already allows;
 - CLASS_MODULES: modules whose classes (not their functions) are plain data holders;
 - any scikit-learn estimator class (a BaseEstimator subclass) defined in sklearn, xgboost or
-  lightgbm: by the library's convention their constructors only store parameters, and an
-  unsupported one then gets the usual "unsupported model" message after loading;
-- NumPy ufuncs (np.log1p in a FunctionTransformer): pure arithmetic.
+  lightgbm; an unsupported one then gets the usual "unsupported model" message after loading;
+- NumPy ufuncs (np.log1p in a FunctionTransformer), as references only.
 Never allowed: builtins beyond plain data (eval, exec, getattr, __import__, open...), os,
 subprocess, and any function of the libraries not listed (np.load, np.save, sklearn's
 fetchers...). Names are resolved with one getattr, never along a dotted path.
+
+Allowed is not run. A library class becomes a _Factory: classes defined in Python get an empty
+instance (object.__new__) whose __dict__ the BUILD state fills, as BaseEstimator.__setstate__
+would but without calling it; the others (sklearn's Tree, the Boosters, dtypes, arrays,
+sparse matrices, Cython and random-state objects) become records (records.py) rebuilt from
+checked plain state. REDUCE and NEWOBJ call only plain data constructors, and the few NumPy
+and copyreg helpers this module writes itself; calling anything else is refused, naming it.
+Every byte read, opcode and constructor is charged to the load's Budget (budget.py) first.
 
 joblib files are pickles with each array's bytes written after its NumpyArrayWrapper. We read
 them here too (no joblib needed): the wrapper global becomes a placeholder whose BUILD reads
