@@ -201,7 +201,7 @@ def test_output_refuses_a_directory_with_other_files(good, tmp_path):
     assert os.listdir(out) == ["main.go"]
     result = invoke(good / "tree.pkl", "--lang", "go", "-o", out, "--force")
     assert result.exit_code == 0, result.output
-    assert sorted(os.listdir(out)) == [".transpiler-files", "main.go", "model.go"]
+    assert sorted(os.listdir(out)) == [".transpiler-files", "main.go", "model.go", "model_test.go"]
     assert (out / "main.go").read_text() == "package main\n"
 
 
