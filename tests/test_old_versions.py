@@ -70,7 +70,8 @@ def test_every_release_and_kind_is_there():
     assert {"sk1.1", "sk1.2", "sk1.3", "sk1.4", "sk1.5", "sk1.7", "sk1.8"} <= releases
     kinds = {name.split("/")[1] for name in FIXTURES}
     assert {"tree_clf.pkl", "forest_clf.pkl", "gb_clf.pkl", "gb_multi.pkl", "hgb_clf.pkl",
-            "gb_exp.pkl", "hgb_poisson.pkl", "pipeline.pkl", "pipeline_mask.pkl", "lgbm_clf.pkl",
+            "gb_exp.pkl", "hgb_poisson.pkl", "hgb_cat.pkl", "lgbm_booster.pkl", "pipeline.pkl",
+            "pipeline_mask.pkl", "lgbm_clf.pkl",
             "lgbm_bin.pkl", "lgbm_reg.txt"} <= kinds
 
 

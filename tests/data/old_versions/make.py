@@ -51,6 +51,9 @@ def data():
     X = np.round(rng.normal(size=(80, 4)), 2)
     reg = X[:, 0] * 2.0 - X[:, 1] + 0.5 * X[:, 2] * X[:, 3] + rng.normal(scale=0.3, size=80)
     rows = np.vstack([X, np.round(rng.normal(size=(40, 4)), 2)])
+    # column 3 as category codes 0-3 (HistGradientBoosting's categorical_features=[3])
+    X[:, 3] = np.digitize(X[:, 3], [-0.5, 0.0, 0.5])
+    rows[:, 3] = np.digitize(rows[:, 3], [-0.5, 0.0, 0.5])
     return X, reg, (reg > 0).astype(int), np.digitize(reg, [-1.0, 1.0]), rows
 
 
@@ -88,6 +91,8 @@ def models():
                       "multi"),
         "hgb_poisson": (HistGradientBoostingRegressor(loss="poisson", max_iter=5,
                                                       max_leaf_nodes=4, **small), "pos"),
+        "hgb_cat": (HistGradientBoostingRegressor(max_iter=5, max_leaf_nodes=4,
+                                                  categorical_features=[3], **small), "reg"),
         # columns chosen by a mask: 1.5-1.7 pickle the remainder as a _RemainderColsList
         "pipeline_mask": (Pipeline([
             ("cols", ColumnTransformer([("scale", StandardScaler(), [True, True, False, False])],
@@ -129,6 +134,10 @@ def fit(out: str) -> None:
                 fh.write(model.booster_.model_to_string())
             pred = np.asarray(model.booster_.predict(rows), dtype="<f8").reshape(len(rows), -1)
             np.save(os.path.join(out, name + "_booster.npy"), pred)
+            if name == "lgbm_reg":  # the Booster pickled on its own
+                with open(os.path.join(out, "lgbm_booster.pkl"), "wb") as fh:
+                    pickle.dump(model.booster_, fh, protocol=4)
+                np.save(os.path.join(out, "lgbm_booster.npy"), pred)
 
 
 if __name__ == "__main__":
