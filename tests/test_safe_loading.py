@@ -223,3 +223,36 @@ def test_hist_gradient_boosting_with_categories_loads_restricted(tmp_path):
     path = tmp_path / "hgb.pkl"
     path.write_bytes(pickle.dumps(model))
     assert transpiler.transpile(str(path), "c") == transpiler.transpile(model, "c")
+
+
+def test_no_library_code_runs_while_loading(zoo, tmp_path, monkeypatch):
+    """Untrusted loading builds records: the libraries' __setstate__ and Booster constructors
+    (which hand the file's bytes to native parsers) are never called, yet the models are the
+    same."""
+    import lightgbm
+    import sklearn.base
+    import xgboost
+
+    picks = {label: m for label, m in zoo if label in (
+        "sklearn.RandomForestClassifier", "xgboost.XGBClassifier", "xgboost.Booster",
+        "lightgbm.LGBMClassifier", "lightgbm.Booster", "sgd_sparse_coef", "hgb_pandas")}
+    assert len(picks) == 7
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = {label: transpiler.to_ir(m) for label, m in picks.items()}
+    data = {label: pickle.dumps(m) for label, m in picks.items()}
+
+    def boom(*args, **kwargs):
+        raise AssertionError("library code ran while loading")
+
+    for cls in (xgboost.core.Booster, lightgbm.basic.Booster, sklearn.base.BaseEstimator):
+        monkeypatch.setattr(cls, "__setstate__", boom)
+    for cls in (xgboost.core.Booster, lightgbm.basic.Booster):
+        monkeypatch.setattr(cls, "__init__", boom)
+    for label, blob in data.items():
+        path = tmp_path / "m.pkl"
+        path.write_bytes(blob)
+        loaded = files.unpickle(str(path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert _same_code(loaded, expected[label]), label
