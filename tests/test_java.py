@@ -142,7 +142,8 @@ def test_user_names_build_or_are_refused(tree900, tmp_path):
     require_toolchain("java")
     irm, _ = tree900
     small = ir.Model(n_features=6, raw=ir.Ensemble(trees=(balanced_tree(4, categorical=False,
-                     zero_missing=False),), n_outputs=1, base_score=(0.0,)), post="sigmoid")
+                     zero_missing=False),), n_outputs=1, base_score=(0.0,)), post="sigmoid",
+                     classes=("no", "yes"), feature_names=tuple(f"f{j}" for j in range(6)))
     checks = []
     for i, (package, function, cls) in enumerate(NAMES):
         m = irm if i % 3 == 0 else small

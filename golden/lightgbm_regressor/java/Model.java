@@ -15,9 +15,9 @@ public final class Model {
     /** What generated this class. */
     public static final java.lang.String GENERATOR = "transpiler 0.1.0";
     /** Class labels in output order (empty for regressors); unmodifiable. */
-    public static final java.util.List<String> CLASS_LABELS = java.util.List.of();
+    public static final java.util.List<java.lang.String> CLASS_LABELS = java.util.List.of();
     /** Feature names in input order (empty when the model was fitted without names); unmodifiable. */
-    public static final java.util.List<String> FEATURE_NAMES = java.util.List.of(
+    public static final java.util.List<java.lang.String> FEATURE_NAMES = java.util.List.of(
             "Column_0", "Column_1", "Column_2", "Column_3", "Column_4", "Column_5", "Column_6", "Column_7",
             "Column_8", "Column_9"
     );
