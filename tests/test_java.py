@@ -344,3 +344,31 @@ def test_auto_takes_code_for_a_tree_of_any_size_in_java():
     java = transpiler.emit.emit(m, "java", selftest=False)
     assert list(java) == ["Model.java"] and "private static int tree0_1(double[] x)" in java["Model.java"]
     assert "model_data.c" in transpiler.emit.emit(m, "c", selftest=False)
+
+
+def test_thousands_of_feature_names_stay_under_the_jit_limit(tmp_path):
+    """FEATURE_NAMES of 3,000 names (a wide DataFrame) would be 24 KB of static initializer as
+    one List.of: they are filled in methods of 512 names."""
+    require_toolchain("java")
+    n = 3000
+    tree = ir.make_tree([n - 1, -1, -1], [0.5, 0, 0], [1, -1, -1], [2, -1, -1], [False] * 3, [[0], [1.0], [2.0]])
+    names = tuple(f"col {j}" for j in range(n - 1)) + ("caf\u00e9 \U0001F600 \"q\"",)
+    m = ir.Model(n_features=n, raw=ir.Ensemble(trees=(tree,), n_outputs=1, base_score=(0.0,)),
+                 post="identity", feature_names=names)
+    files = transpiler.emit.emit(m, "java", package="wide")
+    rows = np.zeros((3, n))
+    rows[:, -1] = [0.0, 0.5, 1.0]
+    got = run_cases("java", [Case("wide", files, n, 1, rows)], workdir=str(tmp_path))["wide"]
+    np.testing.assert_array_equal(got[:, 0], [1.0, 1.0, 2.0])
+    sizes = java_method_sizes([str(p) for p in (tmp_path / "classes" / "wide").glob("*.class")])
+    assert max(sizes)[0] <= JIT_METHOD_LIMIT
+    (tmp_path / "Names.java").write_text(
+        "public final class Names {\n    private Names() {\n    }\n\n"
+        "    public static void main(String[] args) {\n"
+        "        System.out.print(String.join(\"\\n\", wide.Model.FEATURE_NAMES));\n    }\n}\n")
+    r = subprocess.run(["javac", "-cp", str(tmp_path / "classes"), "-d", str(tmp_path / "classes"),
+                        str(tmp_path / "Names.java")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(["java", "-Dfile.encoding=UTF-8", "-Dstdout.encoding=UTF-8", "-cp",
+                        str(tmp_path / "classes"), "Names"], capture_output=True)
+    assert r.stdout.decode("utf-8").split("\n") == list(names)
