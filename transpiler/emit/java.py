@@ -139,7 +139,8 @@ class Java(Target):
         return super().literal(v, dtype)
 
     def render(self, model, names, layout, selftest=True):
-        _render.literals_left = LITERAL_BUDGET
+        # BASE_SCORE and TREE_COUNT hold a literal per raw output
+        _render.literals_left = max(0, LITERAL_BUDGET - 2 * model.raw.n_outputs)
         return super().render(model, names, layout, selftest)
 
     def array(self, name, dtype, values):
