@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 
 import numpy as np
@@ -10,18 +11,31 @@ import pytest
 import transpiler
 import transpiler.emit
 from transpiler import ir
-from transpiler.verify.harness import Case, missing_toolchain, names_for, run_cases
+from transpiler.verify.harness import C_CONFIGS, Case, missing_toolchain, names_for, run_cases
 from transpiler.verify.rows import fixture_rows, leaf_coverage
 
 LANGS = ("go", "c", "java")
 
 
 def require_toolchain(lang: str) -> None:
-    """Skip when a toolchain is missing on a developer machine; fail in CI."""
+    """Skip when a toolchain is missing on a developer machine; fail in CI. In CI, C also needs
+    every compiler of the harness's C_CONFIGS (elsewhere the harness uses those installed)."""
     problem = missing_toolchain(lang)
     if problem:
         if os.environ.get("CI"):
             pytest.fail(f"toolchain missing in CI: {problem}")
+        pytest.skip(problem)
+    if lang == "c" and os.environ.get("CI"):
+        for _, cc, _ in C_CONFIGS:
+            require_compiler(cc)
+
+
+def require_compiler(cc: str) -> None:
+    """Skip when the compiler `cc` is missing on a developer machine; fail in CI."""
+    if shutil.which(cc) is None:
+        problem = f"{cc} not found: `apt-get install clang` (clang, clang++) or `apt-get install g++`"
+        if os.environ.get("CI"):
+            pytest.fail(f"compiler missing in CI: {problem}")
         pytest.skip(problem)
 
 
@@ -88,7 +102,7 @@ class Catalogue:
 
 
 __all__ = ["LANGS", "Catalogue", "assert_close", "fixture_rows", "leaf_coverage", "reference",
-           "require_toolchain"]
+           "require_compiler", "require_toolchain"]
 
 
 class Lazy(Mapping):

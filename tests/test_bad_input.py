@@ -240,6 +240,7 @@ def _compile_and_run(lang, model, tmp_path):
     files = transpiler.emit.emit(model, lang)
     literal = TARGETS[lang].string_literal(HOSTILE)
     for rel, content in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(content if isinstance(content, bytes) else content.encode())
     if lang == "c":
         (tmp_path / "main.c").write_text(f"""#include <stdio.h>

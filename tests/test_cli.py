@@ -45,7 +45,7 @@ def test_stdout(model_path, lang, needle):
     assert needle in result.output
 
 
-@pytest.mark.parametrize("lang,files", [("go", ["model.go", "model_test.go"]), ("c", ["model.c", "model.h", "CMakeLists.txt"]),
+@pytest.mark.parametrize("lang,files", [("go", ["model.go", "model_test.go"]), ("c", ["model.c", "model.h", "CMakeLists.txt", "selftest"]),
                                         ("java", ["Model.java", "ModelSelfTest.java"])])
 def test_output_directory(model_path, tmp_path, lang, files):
     out = tmp_path / "deep" / "out"
@@ -163,4 +163,4 @@ def test_api_returns_files():
 
     model = linear_model.LinearRegression().fit(X, y)
     files = transpiler.transpile(model, lang="c", function="iris")
-    assert set(files) == {"model.c", "model.h", "CMakeLists.txt"} and "void iris(" in files["model.h"]
+    assert set(files) == {"model.c", "model.h", "CMakeLists.txt", "selftest/model_selftest.c"} and "void iris(" in files["model.h"]

@@ -136,6 +136,7 @@ def test_c_refuses_tables_of_another_model(tmp_path):
     mine = transpiler.emit.emit(model, "c", layout="table")
     other = transpiler.emit.emit(CASES["le_f64"](), "c", layout="table")
     for name, text in dict(mine, **{"model_data.c": other["model_data.c"]}).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     (tmp_path / "main.c").write_text("""#include <stdio.h>
 #include "model.h"

@@ -79,7 +79,7 @@ def test_verify_writes_output_only_after_it_passed(files, tmp_path):
     assert doc["ok"] and doc["rows"]["kinds"]["user"] == 150 and doc["max_ulps"] == 0
     assert doc["leaves"]["reached"] == doc["leaves"]["total"] > 0
     assert doc["labels"] == {"agree": doc["rows"]["compared"], "rows": doc["rows"]["compared"]}
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".transpiler-files", "CMakeLists.txt", "model.c", "model.h"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".transpiler-files", "CMakeLists.txt", "model.c", "model.h", "selftest"]
 
 
 def test_linear_model_rows_the_library_refuses_are_skipped():

@@ -79,6 +79,15 @@ class Target:
     def call_in_category(self, v: str, offset: int) -> str:
         return f"in_category({v}, {offset})"
 
+    def split_test(self, v: str, op: str, t: str, default_left: bool) -> str:
+        """v op t, true for NaN when missing values go left: NaN fails every comparison, so
+        `!(x > t)` sends it left and `x <= t` sends it right."""
+        negated = ">" if op == "<=" else ">="
+        return f"!({v} {negated} {t})" if default_left else f"{v} {op} {t}"
+
+    def is_nan(self, v: str) -> str:
+        return f"{v} != {v}"
+
     def is_zero(self, v: str) -> str:
         return f"fabs({v}) <= {self.double(ZERO_THRESHOLD)}"
 

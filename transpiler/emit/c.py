@@ -14,11 +14,13 @@ import base64
 import numpy as np
 
 from . import tables as tbl
+from ..errors import OptionError
+from . import c_names
 from .base import GENERATOR, Target, template_env
 
 C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern
 float for goto if inline int long register restrict return short signed sizeof static struct
-switch typedef union unsigned void volatile while _Bool _Complex _Imaginary main""".split())
+switch typedef union unsigned void volatile while _Bool _Complex _Imaginary""".split())
 
 C_TYPES = {"float64": "double", "float32": "float", "int32": "int32_t", "uint32": "uint32_t"}
 LITTLE_ENDIAN = {"float64": "<f8", "float32": "<f4", "int32": "<i4", "uint32": "<u4"}
@@ -55,7 +57,7 @@ def code_parts(ctx) -> list[dict]:
         if split and size >= CODE_PART:
             part, size = part + 1, 0
         size += sum(len(bodies[t]) for t in block["trees"])
-        name = f"{ctx['function']}_trees_{block['index']}" if part else f"trees_{block['index']}"
+        name = f"{ctx['function']}_trees_{block['index']}" if part else f"tp_trees_{block['index']}"
         out.append({**block, "part": part, "name": name})
     return out
 
@@ -66,21 +68,56 @@ def table_text(blob: bytes) -> list[str]:
     return [text[i:i + TEXT_PART] for i in range(0, len(text), TEXT_PART)] or [""]
 
 
+# Post-processors that need no libm call whose rounding C libraries may differ in: the
+# self-test asks for the same bits after these, within 1e-9 after the others.
+EXACT_POSTS = frozenset({"identity", "hinge", "argmax", "ovo_votes", "weighted_median",
+                         "modified_huber", "binary_modified_huber", "signed_square"})
+
+
 class C(Target):
     name = "c"
     files = {"model.h": "c/model.h.j2", "model.c": "c/model.c.j2"}
+    # In a folder of its own, so compiling every .c of the output directory builds the library.
+    selftest_files = {"selftest/model_selftest.c": "c/selftest.c.j2"}
     keywords = C_KEYWORDS
     types = C_TYPES
     positive_infinity = "HUGE_VAL"
     packed_nodes = True     # the forest's text shrinks by a quarter, and gcc reads every byte
 
+    def check_identifier(self, ident, option):
+        super().check_identifier(ident, option)
+        why = c_names.refusal(ident) if option == "--function" else None
+        if why:
+            raise OptionError(f"{option} {ident!r} cannot be used in C: {why}; choose another name")
+
+    def array_name(self, name):
+        return "tp_" + name     # helpers are prefixed: any --function but tp_* works
+
+    def call_in_category(self, v, offset):
+        return f"tp_in_category({v}, {offset})"
+
+    def is_nan(self, v):
+        return f"TP_NAN_X({v})"
+
+    def split_test(self, v, op, t, default_left):
+        # gcc 12 under -ffinite-math-only turns `if (x < t) a else b` into `x >= t ? b : a` even
+        # inside `#pragma GCC optimize("no-fast-math")`, which sends NaN the other way: the
+        # macros (trees.j2) add a NaN test on the bits in such builds.
+        test = super().split_test(v, op, t, default_left)
+        return f"TP_NAN_LEFT({v}, {test})" if default_left else f"TP_NAN_RIGHT({v}, {test})"
+
     def likely(self, cond):
-        return f"HOT({cond})"
+        return f"TP_HOT({cond})"
 
     def string_literal(self, s):
         data = str(s).encode("utf-8", "replace")
         return '"' + "".join(chr(b) if 32 <= b < 127 and b not in b'"\\?' else f"\\{b:03o}"
                              for b in data) + '"'
+
+    def bits(self, values):
+        """uint64 bit patterns as hexadecimal literals, four to a line."""
+        items = [f"0x{v:016X}u" for v in values] or ["0"]
+        return ",\n".join(self.indent + ", ".join(items[i:i + 4]) for i in range(0, len(items), 4))
 
     def array(self, name, dtype, values):
         values = np.asarray(values)
@@ -98,7 +135,13 @@ class C(Target):
         # A model that reads its inputs as float32 keeps its rows as floats: the comparisons
         # give the same bits, and gcc 12 at -O2 was seen to vectorize `(double)(float)v` into a
         # plain copy, dropping the rounding.
-        more = {"x_t": "float" if ctx.get("narrow") else "double", "sorted": False}
+        more = {"x_t": "float" if ctx.get("narrow") else "double", "sorted": False,
+                "nan_x": "tp_nan32" if ctx.get("narrow") else "tp_nan64"}
+        if ctx["selftest"] is not None:
+            more.update(selftest_rows=self.bits(ctx["selftest"]["rows"]),
+                        selftest_want=self.bits(ctx["selftest"]["want"]),
+                        selftest_libm=ctx["post"] not in EXACT_POSTS
+                        or ctx.get("kernel") in ("rbf", "sigmoid"))
         if ctx.get("tree_bodies"):
             blocks = code_parts(ctx)
             more["tree_blocks"] = blocks

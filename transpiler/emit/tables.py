@@ -566,11 +566,9 @@ def node_condition(tables: Tables, n: int, syntax, op: str) -> str:
     default_left = bool(word & tables.flag("default_left"))
     if word & tables.flag("categorical"):
         member = syntax.call_in_category(v, int(tables.thr[n]))
-        cond = f"{v} != {v} || {member}" if default_left else member
+        cond = f"{syntax.is_nan(v)} || {member}" if default_left else member
     else:
-        t = syntax.double(float(tables.thr[n]))
-        negated = ">" if op == "<=" else ">="
-        cond = f"!({v} {negated} {t})" if default_left else f"{v} {op} {t}"
+        cond = syntax.split_test(v, op, syntax.double(float(tables.thr[n])), default_left)
     if word & tables.flag("zero_missing"):   # zeros are missing before any other test, as NaN is
         zero = syntax.is_zero(v)
         cond = f"{cond} || {zero}" if default_left else f"{cond} && !({zero})"

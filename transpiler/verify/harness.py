@@ -83,16 +83,23 @@ def run_cases(lang: str, cases: list[Case], workdir: str | None = None,
     workdir = workdir or tempfile.mkdtemp(prefix=f"transpiler-{lang}-")
     try:
         runner = {"go": _build_go, "c": _build_c, "java": _build_java}[lang]
-        command = runner(cases, workdir, selftest) if lang == "go" else runner(cases, workdir)
-        args = [entry]
+        built = runner(cases, workdir, selftest) if lang in ("go", "c") else runner(cases, workdir)
+        commands = built if lang == "c" else [built + [""]]    # C: one per configuration
         for i, case in enumerate(cases):
-            rows = np.ascontiguousarray(case.rows, dtype="<f8")
-            inp = os.path.join(workdir, f"in{i}.bin")
-            rows.tofile(inp)
-            args += [str(i), inp, os.path.join(workdir, f"out{i}.bin"), str(len(rows))]
-        _run(command + args, workdir, "running the generated code")
-        return {case.name: np.fromfile(os.path.join(workdir, f"out{i}.bin"), dtype="<f8")
-                .reshape(len(case.rows), case.n_outputs) for i, case in enumerate(cases)}
+            np.ascontiguousarray(case.rows, dtype="<f8").tofile(os.path.join(workdir, f"in{i}.bin"))
+        results = []
+        for *command, label in commands:
+            args = [entry]
+            for i, case in enumerate(cases):
+                args += [str(i), os.path.join(workdir, f"in{i}.bin"),
+                         os.path.join(workdir, f"out{i}{label}.bin"), str(len(case.rows))]
+            _run(command + args, workdir, f"running the generated code {label}".strip())
+            results.append({case.name: np.fromfile(os.path.join(workdir, f"out{i}{label}.bin"), dtype="<f8")
+                            .reshape(len(case.rows), case.n_outputs) for i, case in enumerate(cases)})
+        for (*_, label), other in zip(commands[1:], results[1:]):
+            for name, out in other.items():
+                _same_outputs(results[0][name], out, label, name)
+        return results[0]
     finally:
         if own:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -223,30 +230,65 @@ def _go_exports(directory, names, files):
 
 # --- C ------------------------------------------------------------------------------------
 
+# Every C case is built and run under each configuration whose compiler is installed (gcc is
+# required; tests/support.py require_toolchain wants them all in CI): the strict build, the
+# usual "unsafe" flags of gcc and clang, and the .c files as C++17. Their outputs must agree
+# bit for bit, and each configuration runs the self-tests of the generated files.
+C_WARN = ["-Wall", "-Wextra", "-Werror"]
+C_CONFIGS = (
+    ("gcc", "gcc", STRICT_C),
+    ("gcc-Ofast", "gcc", ["-std=c99", *C_WARN, "-Ofast", "-march=native", "-ffp-contract=fast"]),
+    ("clang-fast-math", "clang", ["-std=c99", *C_WARN, "-O3", "-ffast-math", "-march=native"]),
+    ("g++", "g++", ["-x", "c++", "-std=c++17", *C_WARN, "-O2"]),
+    ("clang++", "clang++", ["-x", "c++", "-std=c++17", *C_WARN, "-O2"]),
+)
+
+
+def c_configs() -> list:
+    """The configurations of C_CONFIGS whose compiler is installed (the first always is)."""
+    return [c for c in C_CONFIGS if c is C_CONFIGS[0] or shutil.which(c[1])]
+
+
 C_DRIVER = """#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-typedef void (*scorer)(const double *, double *);
-typedef void (*batcher)(const double *, size_t, double *);
+#ifdef __cplusplus
+extern "C" {
+#endif
+typedef void (*tp_scorer)(const double *, double *);
+typedef void (*tp_batcher)(const double *, size_t, double *);
 %(decls)s
-static const scorer scorers[] = {%(table)s};
-static const batcher batchers[] = {%(batch)s};
-static const int n_features[] = {%(nf)s};
-static const int n_outputs[] = {%(no)s};
+#ifdef __cplusplus
+}
+#endif
+%(selftest_decls)s
+static const tp_scorer tp_scorers[] = {%(table)s};
+static const tp_batcher tp_batchers[] = {%(batch)s};
+static int (*const tp_selftests[])(void) = {%(selftests)s};
+static const int tp_n_features[] = {%(nf)s};
+static const int tp_n_outputs[] = {%(no)s};
 
 int main(int argc, char **argv) {
+    if (strcmp(argv[1], "selftest") == 0) { /* the self-tests' own mains */
+        int failed = 0;
+        for (size_t i = 0; i < sizeof tp_selftests / sizeof tp_selftests[0]; i++) {
+            failed |= tp_selftests[i] != NULL && tp_selftests[i]() != 0;
+        }
+        return failed;
+    }
     int batch = argv[1][0] == 'b';
     for (int i = 2; i + 3 < argc; i += 4) {
         int idx = atoi(argv[i]);
         long n = atol(argv[i + 3]);
-        int nf = n_features[idx], no = n_outputs[idx];
-        double *in = malloc(sizeof(double) * (size_t)(n * nf + 1));
-        double *out = malloc(sizeof(double) * (size_t)(n * no + 1));
+        int nf = tp_n_features[idx], no = tp_n_outputs[idx];
+        double *in = (double *)malloc(sizeof(double) * (size_t)(n * nf + 1));
+        double *out = (double *)malloc(sizeof(double) * (size_t)(n * no + 1));
         FILE *f = fopen(argv[i + 1], "rb");
         if (!f || fread(in, sizeof(double), (size_t)(n * nf), f) != (size_t)(n * nf)) return 2;
         fclose(f);
-        if (batch) batchers[idx](in, (size_t)n, out);
-        else for (long r = 0; r < n; r++) scorers[idx](in + r * nf, out + r * no);
+        if (batch) tp_batchers[idx](in, (size_t)n, out);
+        else for (long r = 0; r < n; r++) tp_scorers[idx](in + r * nf, out + r * no);
         f = fopen(argv[i + 2], "wb");
         if (!f || fwrite(out, sizeof(double), (size_t)(n * no), f) != (size_t)(n * no)) return 2;
         fclose(f);
@@ -256,31 +298,61 @@ int main(int argc, char **argv) {
     return 0;
 }
 """
+SELFTEST_C = "selftest/model_selftest.c"
 
 
-def _build_c(cases, workdir):
-    objects, jobs = [], []
+def _build_c(cases, workdir, selftest=True):
+    """One driver per configuration (drv-<config>); returns their commands, the first's first."""
+    configs = c_configs()
+    selftests = [i for i, c in enumerate(cases) if SELFTEST_C in c.files]
     for case in cases:
-        d = os.path.join(workdir, case.name)
-        write_files(d, case.files)
-        for src in sorted(f for f in case.files if f.endswith(".c")):
-            obj = os.path.join(d, src[:-2] + ".o")
-            objects.append(obj)
-            jobs.append(["gcc", *STRICT_C, "-I", d, "-c", os.path.join(d, src), "-o", obj])
-    fns = [case_names("c", c).function for c in cases]
-    decls = "\n".join(f"void {f}(const double *, double *);\n"
-                      f"void {f}_batch(const double *, size_t, double *);" for f in fns)
+        write_files(os.path.join(workdir, case.name), case.files)
+    decls = "\n".join(f"void {case_names("c", c).function}(const double *, double *);\n"
+                      f"void {case_names("c", c).function}_batch(const double *, size_t, double *);" for c in cases)
     driver = os.path.join(workdir, "driver.c")
     with open(driver, "w") as fh:
-        fh.write(C_DRIVER % {"decls": decls, "table": ", ".join(fns),
-                             "batch": ", ".join(f"{f}_batch" for f in fns),
-                             "nf": ", ".join(str(c.n_features) for c in cases),
-                             "no": ", ".join(str(c.n_outputs) for c in cases)})
+        fh.write(C_DRIVER % {
+            "decls": decls, "table": ", ".join(case_names("c", c).function for c in cases),
+            "batch": ", ".join(f"{case_names("c", c).function}_batch" for c in cases),
+            "selftest_decls": "".join(f"int tp_selftest_main_{i}(void);\n" for i in selftests),
+            "selftests": ", ".join(f"tp_selftest_main_{i}" for i in selftests) or "NULL",
+            "nf": ", ".join(str(c.n_features) for c in cases),
+            "no": ", ".join(str(c.n_outputs) for c in cases)})
+    jobs, links = [], []
+    for label, cc, flags in configs:
+        objdir = os.path.join(workdir, "obj-" + label)
+        objects = []
+        for i, case in enumerate(cases):
+            d = os.path.join(workdir, case.name)
+            # The library is every .c at the top of the output directory; the self-test's main
+            # is renamed so that one driver runs every case's.
+            sources = sorted(f for f in case.files if f.endswith(".c") and "/" not in f)
+            extra = [[f"-Dmain=tp_selftest_main_{i}"]] if i in selftests else []
+            for src, defs in [*[(f, []) for f in sources], *[(SELFTEST_C, e) for e in extra]]:
+                obj = os.path.join(objdir, case.name, src.replace("/", "_")[:-2] + ".o")
+                os.makedirs(os.path.dirname(obj), exist_ok=True)
+                objects.append(obj)
+                jobs.append(([cc, *flags, *defs, "-I", d, "-c", os.path.join(d, src), "-o", obj], label))
+        exe = os.path.join(workdir, "drv-" + label)
+        jobs.append(([cc, *flags, "-c", driver, "-o", os.path.join(objdir, "driver.o")], label))
+        links.append(([cc, os.path.join(objdir, "driver.o"), *objects, "-lm", "-o", exe], label))
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        list(pool.map(lambda cmd: _run(cmd, workdir, "gcc"), jobs))
-    exe = os.path.join(workdir, "drv")
-    _run(["gcc", *STRICT_C, driver, *objects, "-lm", "-o", exe], workdir, "gcc (link)")
-    return [exe]
+        list(pool.map(lambda job: _run(job[0], workdir, job[1]), jobs))
+        list(pool.map(lambda job: _run(job[0], workdir, job[1] + " (link)"), links))
+    for label, *_ in configs:
+        if selftests and selftest:
+            _run([os.path.join(workdir, "drv-" + label), "selftest"], workdir, f"the self-tests ({label})")
+    return [[os.path.join(workdir, "drv-" + label), label] for label, *_ in configs]
+
+
+def _same_outputs(first, other, label, case) -> None:
+    """Raises BuildError unless two configurations' outputs are the same bits (any NaN for NaN)."""
+    same = (first.view("<u8") == other.view("<u8")) | (np.isnan(first) & np.isnan(other))
+    if not same.all():
+        r, k = map(int, np.argwhere(~same.reshape(len(first), -1))[0])
+        raise BuildError(f"{label} differs from {C_CONFIGS[0][0]} on case {case}: {int((~same).sum())} "
+                         f"values; first row {r}, output {k}: {other.reshape(len(first), -1)[r, k]!r} "
+                         f"!= {first.reshape(len(first), -1)[r, k]!r}")
 
 
 # --- Java ---------------------------------------------------------------------------------
