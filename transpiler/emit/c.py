@@ -198,5 +198,6 @@ class C(Target):
 
     @staticmethod
     def _bytes_union(name, member, data):
-        return (f"static const union {{\n    unsigned char bytes[{len(data)}];\n    {member};\n"
+        # One byte more than the data: C++ wants room for the literal's terminating NUL.
+        return (f"static const union {{\n    unsigned char bytes[{len(data) + 1}];\n    {member};\n"
                 f"}} {name}_ = {{\n    {c_string(data)}\n}};\n#define {name} ({name}_.v)")
