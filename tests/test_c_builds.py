@@ -60,11 +60,11 @@ def test_user_names_build_and_score(iris):
     rows = np.array([[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3], [7.7, 3.0, 6.1, 2.3], [6.0, 3.0, np.nan, 1.8]])
     # Each name in one layout, alternately (every helper is prefixed in both): one build.
     cases = [Case(f"n{i}", transpiler.emit.emit(irm, "c", layout=LAYOUTS[i % 2], function=name),
-                  4, 3, rows, function=name) for i, name in enumerate(NAMES)]
+                  4, 3, rows, names={"function": name}) for i, name in enumerate(NAMES)]
     out = run_cases("c", cases)
     want = model.predict_proba(rows)
     for case in cases:
-        np.testing.assert_array_equal(out[case.name], want, err_msg=case.function)
+        np.testing.assert_array_equal(out[case.name], want, err_msg=case.names["function"])
 
 
 @pytest.mark.parametrize("name,why", sorted(REFUSED.items()))

@@ -307,13 +307,13 @@ def _build_c(cases, workdir, selftest=True):
     selftests = [i for i, c in enumerate(cases) if SELFTEST_C in c.files]
     for case in cases:
         write_files(os.path.join(workdir, case.name), case.files)
-    decls = "\n".join(f"void {case_names("c", c).function}(const double *, double *);\n"
-                      f"void {case_names("c", c).function}_batch(const double *, size_t, double *);" for c in cases)
+    fns = [case_names("c", c).function for c in cases]
+    decls = "\n".join(f"void {f}(const double *, double *);\n"
+                      f"void {f}_batch(const double *, size_t, double *);" for f in fns)
     driver = os.path.join(workdir, "driver.c")
     with open(driver, "w") as fh:
         fh.write(C_DRIVER % {
-            "decls": decls, "table": ", ".join(case_names("c", c).function for c in cases),
-            "batch": ", ".join(f"{case_names("c", c).function}_batch" for c in cases),
+            "decls": decls, "table": ", ".join(fns), "batch": ", ".join(f"{f}_batch" for f in fns),
             "selftest_decls": "".join(f"int tp_selftest_main_{i}(void);\n" for i in selftests),
             "selftests": ", ".join(f"tp_selftest_main_{i}" for i in selftests) or "NULL",
             "nf": ", ".join(str(c.n_features) for c in cases),

@@ -34,6 +34,11 @@ int score_checked(const double *input, size_t n_input, double *output, size_t n_
 /* Scores n_rows rows stored one after another (row-major); writes 1 values per row. */
 void score_batch(const double *rows, size_t n_rows, double *out);
 
+/* Scores the rows the self-test holds and compares with the outputs the model gave in Python:
+   returns 0, or 1 + the first failing row (after printing row, output, expected and actual
+   value to stderr). selftest/model_selftest.c calls it from a main. */
+int score_selftest(void);
+
 #ifdef __cplusplus
 }
 #endif

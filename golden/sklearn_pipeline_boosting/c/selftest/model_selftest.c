@@ -2,10 +2,11 @@
 
    This file relies on IEEE-754 binary32/binary64 arithmetic done as written: sums in source
    order (float sums in tree order), no contraction of a * b + c into one FMA, no
-   reassociation, no reciprocal approximations, NaN and infinities honoured, exp/log from the C
-   library. The pragmas below ask gcc and clang for exactly that in this file whatever the
-   build flags say (-O3, -Ofast, -ffast-math, -ffp-contract=fast, -march=native were tested),
-   and NaN is tested on the bits, which no flag removes. One thing is outside this file: a
+   reassociation, no reciprocal approximations, NaN and infinities honoured, log1p/pow/tanh
+   from the C library (exp is its own code). The pragmas below ask gcc and clang for exactly that in this file whatever the
+   build flags say (-O3, -Ofast, -ffast-math, -ffp-contract=fast, -march=native are tested),
+   and NaN is tested on the bits (memcpy to an integer), which no flag removes, wherever a
+   compiler assuming "no NaN" could send it the wrong way. One thing is outside this file: a
    program linked with -ffast-math or -Ofast sets the CPU to flush subnormal numbers to zero,
    so an input or result below 2.2e-308 (1.2e-38 in float) may count as zero. Other compilers
    must be told not to use fast-math modes. It also compiles as C++ (C++11 or later). */
