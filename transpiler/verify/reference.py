@@ -172,6 +172,10 @@ def reference(source, library: str, native: bool, model: ir.Model, rows: np.ndar
     """Reference outputs for `rows` from `source` (a model object, or a native file's path)."""
     options = options or {}
     fn = (FILE_REFERENCES if native else OBJECT_REFERENCES).get(library)
+    if not native:
+        from .realize import realize
+
+        source = realize(source)
     if fn is None:
         return _evaluator(model, rows, f"no reference call known for {library}")
     if native:
