@@ -23,6 +23,7 @@ test_c_tables_in_several_parts_give_the_same_numbers test_thousand_deep_trees_lo
 test_plugin_host_serves_and_swaps test_loader_matches_generated_code_bit_for_bit
 test_loader_service_swaps_model_files test_zoo_covers_every_supported_class
 test_every_supported_model_loads_from_pickle_and_joblib test_skops_files test_python_dash_m
+test_score_and_batch_from_many_goroutines_under_race
 """.split())
 # Files whose every test builds for one language.
 FILE_LANG = {"test_go_plugin.py": "go"}
