@@ -6,7 +6,9 @@
    from the C library (exp is its own code). The pragmas below ask gcc and clang for exactly that in this file whatever the
    build flags say (-O3, -Ofast, -ffast-math, -ffp-contract=fast, -march=native are tested),
    and NaN is tested on the bits (memcpy to an integer), which no flag removes, wherever a
-   compiler assuming "no NaN" could send it the wrong way. One thing is outside this file: a
+   compiler assuming "no NaN" could send it the wrong way. clang's -ffp-contract=fast (set by
+   -ffast-math) ignores the contract pragma: add -ffp-contract=off after it, or a * b + c may
+   become one FMA in linear and kernel models. One thing is outside this file: a
    program linked with -ffast-math or -Ofast sets the CPU to flush subnormal numbers to zero,
    so an input or result below 2.2e-308 (1.2e-38 in float) may count as zero. Other compilers
    must be told not to use fast-math modes. It also compiles as C++ (C++11 or later). */
