@@ -34,6 +34,11 @@ def test_resources_take_the_java_tables(tmp_path):
     assert sorted(os.listdir(src)) == sorted([".transpiler-files"] + [p for p in files if p.endswith(".java")])
     assert sorted(os.listdir(res)) == [".transpiler-files", "Model.bin"]
     assert invoke(*args, "--check", src, "--resources", res).exit_code == 0
+    # --check with --resources keeps the --data rows of a --verify in the same run
+    rows = tmp_path / "rows.csv"
+    rows.write_text("1,2,3,4\n5,6,7,8\n")
+    both = invoke(*args, "--check", src, "--resources", res, "--data", rows)
+    assert both.exit_code == 0 and "(2 user," in both.output, both.output
     (res / "Model.bin").write_bytes(b"stale")
     drift = invoke(*args, "--check", src, "--resources", res)
     assert drift.exit_code == 1 and f"{res}/Model.bin" in drift.output

@@ -289,8 +289,9 @@ def verify_and_check(model: str, lang: str, names: dict, *, output, data, tolera
         else:   # the sources in DIR, the tables in the resources directory
             from .outdir import split_resources
 
-            sources, data = split_resources(files)
-            result, tables = checks.check_files(sources, check), checks.check_files(data, resources)
+            sources, tables_files = split_resources(files)     # `data` is the --data rows
+            result = checks.check_files(sources, check)
+            tables = checks.check_files(tables_files, resources)
             result.missing += [f"{resources}/{rel}" for rel in tables.missing]
             result.changed += [(f"{resources}/{rel}", *rest) for rel, *rest in tables.changed]
             result.same += tables.same
