@@ -25,6 +25,10 @@ test_loader_service_swaps_model_files test_zoo_covers_every_supported_class
 test_every_supported_model_loads_from_pickle_and_joblib test_skops_files test_python_dash_m
 test_score_and_batch_from_many_goroutines_under_race
 """.split())
+# Files whose tests are slow as a whole: hostile inputs each in a process under limits, every
+# release's fixtures built in every language, every name tried, every compiler configuration.
+SLOW_FILES = frozenset({"test_hostile.py", "test_old_versions.py", "test_old_xgboost.py",
+                        "test_names.py", "test_c_builds.py", "test_libm.py"})
 # Files whose every test builds for one language.
 FILE_LANG = {"test_go_plugin.py": "go"}
 # A test without a language parameter that still builds one: require_toolchain("c"), ...
@@ -55,7 +59,7 @@ def pytest_collection_modifyitems(config, items):
             langs.add(FILE_LANG[item.path.name])
         for lang in sorted(langs):
             item.add_marker(getattr(pytest.mark, lang))
-        if item.originalname in SLOW:
+        if item.originalname in SLOW or item.path.name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
 
 
