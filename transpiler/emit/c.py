@@ -91,6 +91,11 @@ class C(Target):
         if why:
             raise OptionError(f"{option} {ident!r} cannot be used in C: {why}; choose another name")
 
+    def float32(self, v):
+        if abs(float(v)) == float("inf"):     # C++ refuses a double HUGE_VAL in a float array
+            return "HUGE_VALF" if v > 0 else "-HUGE_VALF"
+        return super().float32(v)
+
     def array_name(self, name):
         return "tp_" + name     # helpers are prefixed: any --function but tp_* works
 
