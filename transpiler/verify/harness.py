@@ -69,13 +69,13 @@ def missing_toolchain(lang: str) -> str | None:
 
 
 def run_cases(lang: str, cases: list[Case], workdir: str | None = None,
-              entry: str = "single", selftest: bool = True, all_compilers: bool = True) -> dict:
+              entry: str = "single", selftest: bool = True, all_compilers: bool = False) -> dict:
     """Build every case for `lang` at once, run each on its rows: {name: (n_rows, n_out)}.
 
     `entry` is "single" (Score per row) or "batch" (ScoreBatch over all rows at once).
     `selftest`: also run the self-tests of the generated files (Go: go test); they are
     compiled and vetted either way. `all_compilers`: C under every configuration of C_CONFIGS
-    (the test catalogue), else the strict gcc build alone (verify: a user's check, 5x faster).
+    (tests/test_c_builds.py), else the strict gcc build alone (verify, the test catalogue).
     """
     problem = missing_toolchain(lang)
     if problem:
@@ -234,8 +234,8 @@ def _go_exports(directory, names, files):
 
 # --- C ------------------------------------------------------------------------------------
 
-# Every C case is built and run under each configuration whose compiler is installed (gcc is
-# required; tests/support.py require_toolchain wants them all in CI): the strict build, the
+# With all_compilers, every C case is built and run under each configuration whose compiler is
+# installed (gcc is required; tests/support.py require_toolchain wants them all in CI): the strict build, the
 # usual "unsafe" flags of gcc and clang, and the .c files as C++17. Their outputs must agree
 # bit for bit, and each configuration runs the self-tests of the generated files.
 C_WARN = ["-Wall", "-Wextra", "-Werror"]
