@@ -89,4 +89,4 @@ def test_deep_tree_auto_layout_is_table():
     import transpiler
 
     files = transpiler.transpile(DEEP["deep"][0], "c")
-    assert "struct node" in files["model.c"]
+    assert "struct tp_node" in files["model.c"]

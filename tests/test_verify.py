@@ -192,7 +192,7 @@ def test_rows_with_the_wrong_width(files, tmp_path):
 def test_build_error_shows_the_compiler_message(files, monkeypatch):
     require_toolchain("c")
     broken = dict(run.generate(run.open_subject(files[0]), "c"))
-    broken["model.c"] = broken["model.c"].replace(" x[N_FEATURES];", " x[N_FEATURES]", 1)
+    broken["model.c"] = broken["model.c"].replace(" x[TP_N_FEATURES];", " x[TP_N_FEATURES]", 1)
     monkeypatch.setattr(run, "generate", lambda *a, **k: broken)
     result = invoke(files[0], "--lang", "c", "--verify")
     assert result.exit_code == 2, result.output
