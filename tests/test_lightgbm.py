@@ -7,6 +7,7 @@ every tree must be reached by some row, and every row must reach the leaf LightG
 """
 from __future__ import annotations
 
+import inspect
 import sys
 import time
 import warnings
@@ -447,8 +448,11 @@ def test_early_stopping_uses_best_iteration():
     y = targets(X)["reg"] + np.random.default_rng(0).normal(scale=2.0, size=600)
     m = lgb.LGBMRegressor(n_estimators=30, num_leaves=15, learning_rate=0.3, min_child_samples=5,
                           verbose=-1, n_jobs=1)
-    m.fit(X[:400], y[:400], eval_X=X[400:], eval_y=y[400:],
-          callbacks=[lgb.early_stopping(3, verbose=False)])
+    # LightGBM 4.7 takes eval_X/eval_y and deprecates eval_set, which older releases need
+    held_out = ({"eval_X": X[400:], "eval_y": y[400:]}
+                if "eval_X" in inspect.signature(m.fit).parameters
+                else {"eval_set": [(X[400:], y[400:])]})
+    m.fit(X[:400], y[:400], callbacks=[lgb.early_stopping(3, verbose=False)], **held_out)
     assert 0 < m.best_iteration_ < 30
     model = check(m, X, "early-stopping")
     assert len(model.raw.trees) == m.best_iteration_ == model.meta["num_iteration"]

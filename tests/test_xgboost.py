@@ -296,7 +296,8 @@ def test_categorical_codes_match_dataframe_predict():
     irm = load(model)
     assert any(t.categories is not None for t in irm.raw.trees)
     assert irm.raw.cat_negative == "strict"
-    assert irm.meta["categories"]["c"][:3] == [0, 1, 2]
+    if "cats" in _doc(model)["learner"]["gradient_booster"]["model"]:   # newer xgboost saves them
+        assert irm.meta["categories"]["c"][:3] == [0, 1, 2]
     assert_bits(ir.evaluate(irm, codes), model.predict(df), "categorical DataFrame", 0, 1.0)
 
 
@@ -407,8 +408,8 @@ def _as_schema_1_7(doc):
                                       "num_class": lmp["num_class"],
                                       "num_feature": lmp["num_feature"]}
     gbm = learner["gradient_booster"]["model"]
-    gbm.pop("iteration_indptr")
-    gbm.pop("cats")
+    gbm.pop("iteration_indptr", None)
+    gbm.pop("cats", None)
     doc["version"] = [1, 7, 6]
     return doc
 

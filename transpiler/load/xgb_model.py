@@ -17,7 +17,8 @@ turned into this document first. What XGBoost's predictor does, and how the IR s
   skipping missing inputs: ir.Linear with accumulate "float32";
 - the saved schema has changed since 1.0: base_score as "5E-1" or "[5E-1,...]", no
   split_type/categories before 1.5, no iteration_indptr before 2.0, vector leaves
-  (size_leaf_vector > 1, values in leaf_weights, indexed by right_children) since 2.0.
+  (size_leaf_vector > 1) since 2.0: one vector per node in base_weights in 2.x, the leaves'
+  vectors in leaf_weights, indexed by right_children, since 3.2.
 """
 from __future__ import annotations
 
@@ -135,6 +136,13 @@ def convert_tree(tree: dict, *, n_features: int, target: int, weight=1.0, base=N
                          "the model file is corrupt")
     if width == 1:
         values = np.where(internal, np.float32(0), cond)[:, None]
+    elif "leaf_weights" not in tree:
+        # XGBoost 2.x: no leaf_weights; every node's vector in base_weights, node by node.
+        bw = _array(tree, "base_weights", np.float32)
+        if bw.size != n * width:
+            raise InputError("a vector-leaf tree's base_weights are not one vector per node; "
+                             "the model file is corrupt")
+        values = bw.reshape(n, width)
     else:
         lw = _array(tree, "leaf_weights", np.float32)
         if lw.size % width:

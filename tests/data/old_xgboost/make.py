@@ -113,6 +113,18 @@ def write(version: str, out: str) -> None:
         manifest["files"].append({"file": "aft.model", "pred": "aft",
                                   "options": {"binary_proba": False}})
 
+    if major >= 2:
+        # vector-leaf trees (2.x saves each node's vector in base_weights, no leaf_weights)
+        d = xgb.DMatrix(X, label=np.c_[y_reg, score], missing=np.nan)
+        vec = xgb.train({"tree_method": "hist", "multi_strategy": "multi_output_tree",
+                         "max_depth": 3, "eta": 0.3, "seed": 1, "nthread": 1}, d,
+                        num_boost_round=3)
+        preds["vector"] = np.asarray(vec.predict(dtest), dtype=np.float32)
+        for ext in ("json", "ubj"):
+            vec.save_model(os.path.join(out, f"vector.{ext}"))
+            manifest["files"].append({"file": f"vector.{ext}", "pred": "vector",
+                                      "options": {"binary_proba": False}})
+
     with open(os.path.join(out, "booster.pkl"), "wb") as fh:
         pickle.dump(bst, fh)
     manifest["files"].append({"file": "booster.pkl", "pred": "reg", "options": {}})
