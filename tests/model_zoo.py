@@ -21,9 +21,14 @@ QID = np.repeat(np.arange(6), 10)
 
 
 def _sk(name):
+    return _sklearn_classes()[name]
+
+
+def _sklearn_classes():
+    """The installed scikit-learn's estimators (FrozenEstimator only since 1.6)."""
     from sklearn.utils import all_estimators
 
-    return dict(all_estimators())[name]
+    return dict(all_estimators())
 
 
 def _lr():
@@ -118,5 +123,6 @@ def all_models():
     """[(label, fitted model)] for every supported class, then the variants."""
     from transpiler.load import supported_models
 
-    out = [(f"{lib}.{name}", build(lib, name)) for lib, name in supported_models()]
+    out = [(f"{lib}.{name}", build(lib, name)) for lib, name in supported_models()
+           if lib != "sklearn" or name in _sklearn_classes()]
     return out + list(variants())

@@ -17,6 +17,26 @@ from transpiler.verify.rows import fixture_rows, leaf_coverage
 LANGS = ("go", "c", "java")
 
 
+def release(module) -> tuple[int, int]:
+    """(major, minor) of an installed library: tests that depend on its release ask this."""
+    major, minor = module.__version__.split(".")[:2]
+    return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
+
+
+def accepts_nan(model) -> bool:
+    """Whether the installed library's model takes NaN inputs, by scikit-learn's allow_nan tag
+    (extra trees, bagging over them and IsolationForest refuse NaN before 1.6); models of other
+    libraries do. Meta-estimators' tags (Pipeline, CalibratedClassifierCV) do not say: ask only
+    of plain estimators. Rows with NaN are compared only where the library accepts them."""
+    if not type(model).__module__.startswith("sklearn."):
+        return True
+    try:
+        from sklearn.utils import get_tags      # scikit-learn >= 1.6
+    except ImportError:
+        return bool(model._get_tags()["allow_nan"])
+    return bool(get_tags(model).input_tags.allow_nan)
+
+
 def require_toolchain(lang: str) -> None:
     """Skip when a toolchain is missing on a developer machine; fail in CI. In CI, C also needs
     every compiler of the harness's C_CONFIGS (elsewhere the harness uses those installed)."""
@@ -73,6 +93,8 @@ class Catalogue:
             model, X, method = self.cases[name]
             irm = transpiler.to_ir(model)
             rows = fixture_rows(irm, X)
+            if not accepts_nan(model):
+                rows = rows[~np.isnan(rows).any(axis=1)]
             self._ir[name] = (irm, rows, reference(model, rows, method))
         return self._ir[name]
 
@@ -101,7 +123,7 @@ class Catalogue:
             assert_close(out[f"{name}_{layout}"], ref, self.rtol, f"{name} {lang} {layout}")
 
 
-__all__ = ["LANGS", "Catalogue", "assert_close", "fixture_rows", "leaf_coverage", "reference",
+__all__ = ["LANGS", "Catalogue", "accepts_nan", "release", "assert_close", "fixture_rows", "leaf_coverage", "reference",
            "require_compiler", "require_toolchain"]
 
 

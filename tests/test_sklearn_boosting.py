@@ -17,7 +17,7 @@ from transpiler import ir
 from transpiler.errors import OptionError, UnsupportedModelError
 
 from fidelity import Fidelity, Spec, agreement, offset_scale
-from support import LANGS, Lazy, leaf_coverage
+from support import LANGS, Lazy, accepts_nan, leaf_coverage
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -52,6 +52,14 @@ def gb(est, Xf, yf, method="predict", **kw):
         kw.setdefault("rtol", P)
         kw.setdefault("scale", ones)
     return Spec(est.fit(Xf, yf), Xf, method, nan=False, **kw)
+
+
+def fitted(est, yf, method, **kw):
+    """A case fitted on Xnan, or on X where the installed release refuses NaN (before 1.6:
+    extra trees, IsolationForest)."""
+    nan = accepts_nan(est)
+    Xf = Xnan if nan else X
+    return Spec(est.fit(Xf) if yf is None else est.fit(Xf, yf), Xf, method, nan=nan, **kw)
 
 
 GBR = dict(n_estimators=12, max_depth=3, random_state=0)
@@ -117,17 +125,18 @@ CASES = Lazy({
     "bag_classifier": lambda: Spec(E.BaggingClassifier(n_estimators=6, max_features=3,
                                                bootstrap_features=True, random_state=0)
                            .fit(Xnan, y3), Xnan, "predict_proba"),
-    "bag_regressor": lambda: Spec(E.BaggingRegressor(tree.ExtraTreeRegressor(max_depth=5),
-                                             n_estimators=5, max_samples=0.6, random_state=0)
-                          .fit(Xnan, np.c_[y, -y]), Xnan, "predict"),
+    "bag_regressor": lambda: fitted(E.BaggingRegressor(tree.ExtraTreeRegressor(max_depth=5),
+                                                     n_estimators=5, max_samples=0.6,
+                                                     random_state=0), np.c_[y, -y], "predict"),
     # IsolationForest: decision_function and score_samples
-    "iso_decision": lambda: Spec(E.IsolationForest(n_estimators=8, random_state=0).fit(Xnan), Xnan,
-                         "decision_function", rtol=P, scale=offset_scale),
+    "iso_decision": lambda: fitted(E.IsolationForest(n_estimators=8, random_state=0), None,
+                                   "decision_function", rtol=P, scale=offset_scale),
     "iso_features": lambda: Spec(E.IsolationForest(n_estimators=6, max_features=3, max_samples=64,
                                            random_state=0).fit(X), X, "decision_function",
-                         rtol=P, scale=offset_scale),
+                         rtol=P, scale=offset_scale, nan=accepts_nan(E.IsolationForest())),
     "iso_scores": lambda: Spec(E.IsolationForest(n_estimators=6, random_state=0).fit(X), X,
-                       "score_samples", rtol=P, options={"method": "score_samples"}),
+                       "score_samples", rtol=P, options={"method": "score_samples"},
+                       nan=accepts_nan(E.IsolationForest())),
 })
 CAT = Fidelity(CASES)
 

@@ -21,6 +21,8 @@ from transpiler import ir
 from transpiler.errors import InputError, UnsupportedModelError
 from transpiler.load import load, sklearn_linear
 
+from support import release
+
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning",
                                         "ignore::sklearn.exceptions.ConvergenceWarning",
                                         # the evaluator's sigmoid: exp overflows, 1/inf = 0
@@ -98,10 +100,17 @@ def fit(est, X, y):
 
 # ---------------------------------------------------------------- regressors
 
+def n_alphas(n: int) -> dict:
+    """The *CV models' grid of n alphas: `alphas=n` since scikit-learn 1.7, `n_alphas` before."""
+    allowed = lm.LassoCV._parameter_constraints["alphas"]
+    ints = any(c != "array-like" and c is not None for c in allowed)
+    return {"alphas": n} if ints else {"n_alphas": n}
+
+
 REGRESSORS = [
     lm.LinearRegression(), lm.LinearRegression(fit_intercept=False), lm.Ridge(alpha=0.5),
-    lm.RidgeCV(alphas=(0.1, 1.0, 10.0)), lm.Lasso(alpha=0.05), lm.LassoCV(cv=3, alphas=5),
-    lm.ElasticNet(alpha=0.05, l1_ratio=0.3), lm.ElasticNetCV(cv=3, alphas=5),
+    lm.RidgeCV(alphas=(0.1, 1.0, 10.0)), lm.Lasso(alpha=0.05), lm.LassoCV(cv=3, **n_alphas(5)),
+    lm.ElasticNet(alpha=0.05, l1_ratio=0.3), lm.ElasticNetCV(cv=3, **n_alphas(5)),
     lm.Lars(), lm.LarsCV(cv=3), lm.LassoLars(alpha=0.01), lm.LassoLarsCV(cv=3),
     lm.LassoLarsIC(), lm.OrthogonalMatchingPursuit(n_nonzero_coefs=3),
     lm.OrthogonalMatchingPursuitCV(cv=3), lm.BayesianRidge(), lm.ARDRegression(),
@@ -113,8 +122,8 @@ MULTI_TARGET = [
     lm.LinearRegression(), lm.Ridge(alpha=0.5), lm.RidgeCV(), lm.Lasso(alpha=0.05),
     lm.ElasticNet(alpha=0.05), lm.Lars(), lm.LassoLars(alpha=0.01),
     lm.OrthogonalMatchingPursuit(n_nonzero_coefs=2), lm.MultiTaskLasso(alpha=0.05),
-    lm.MultiTaskElasticNet(alpha=0.05), lm.MultiTaskLassoCV(cv=3, alphas=4),
-    lm.MultiTaskElasticNetCV(cv=3, alphas=4), lm.LinearRegression(fit_intercept=False),
+    lm.MultiTaskElasticNet(alpha=0.05), lm.MultiTaskLassoCV(cv=3, **n_alphas(4)),
+    lm.MultiTaskElasticNetCV(cv=3, **n_alphas(4)), lm.LinearRegression(fit_intercept=False),
 ]
 
 
@@ -157,7 +166,9 @@ def test_glm(est, post):
 
 CLASSIFIERS = [
     (lm.LogisticRegression(), ("binary_sigmoid", "softmax")),
-    (lm.LogisticRegression(solver="newton-cholesky"), ("binary_sigmoid", "softmax")),
+    # one-vs-rest before scikit-learn 1.6 (multi_class='auto' meant "ovr" for this solver)
+    (lm.LogisticRegression(solver="newton-cholesky"),
+     ("binary_sigmoid", "ovr_normalize" if release(sklearn) < (1, 6) else "softmax")),
     (lm.LogisticRegressionCV(Cs=3, cv=3), ("binary_sigmoid", "softmax")),
     (lm.SGDClassifier(loss="log_loss", random_state=0), ("binary_sigmoid", "ovr_normalize")),
     (lm.SGDClassifier(loss="modified_huber", random_state=0),
@@ -227,29 +238,26 @@ def test_pickled_multi_class_attribute_follows_the_installed_predict_proba():
     assert assert_matches(obj).post == "softmax"
 
 
-@pytest.mark.parametrize("multi_class, solver, n_classes, expected", [
-    ("ovr", "lbfgs", 3, ("ovr_normalize", 1.0)),
-    ("auto", "liblinear", 3, ("ovr_normalize", 1.0)),
-    ("auto", "lbfgs", 3, ("softmax", 1.0)),
-    ("multinomial", "lbfgs", 3, ("softmax", 1.0)),
-    ("deprecated", "lbfgs", 2, ("binary_sigmoid", 1.0)),
-    ("multinomial", "lbfgs", 2, ("binary_sigmoid", 2.0)),   # softmax([-d, d])
+@pytest.mark.parametrize("multi_class, solver, n_classes, release, expected", [
+    ("ovr", "lbfgs", 3, (1, 7), ("ovr_normalize", 1.0)),
+    ("auto", "liblinear", 3, (1, 7), ("ovr_normalize", 1.0)),
+    ("auto", "lbfgs", 3, (1, 7), ("softmax", 1.0)),
+    ("multinomial", "lbfgs", 3, (1, 7), ("softmax", 1.0)),
+    ("deprecated", "lbfgs", 2, (1, 7), ("binary_sigmoid", 1.0)),
+    ("multinomial", "lbfgs", 2, (1, 7), ("binary_sigmoid", 2.0)),   # softmax([-d, d])
+    ("auto", "newton-cholesky", 3, (1, 5), ("ovr_normalize", 1.0)),
+    ("deprecated", "newton-cholesky", 3, (1, 5), ("ovr_normalize", 1.0)),
+    ("auto", "newton-cholesky", 3, (1, 6), ("softmax", 1.0)),
+    ("auto", "newton-cholesky", 2, (1, 4), ("binary_sigmoid", 1.0)),
 ])
-def test_legacy_multi_class_rule(monkeypatch, multi_class, solver, n_classes, expected):
-    # Under scikit-learn < 1.8 predict_proba still read multi_class; the rule is checked here
-    # without that version installed.
+def test_legacy_multi_class_rule(monkeypatch, multi_class, solver, n_classes, release, expected):
+    # Under scikit-learn < 1.8 predict_proba still read multi_class; the rule of each release
+    # is checked here without that version installed.
     monkeypatch.setattr(sklearn_linear, "_honors_multi_class", lambda obj: True)
+    monkeypatch.setattr(sklearn_linear, "sklearn_release", lambda: release)
     obj = lm.LogisticRegression(solver=solver)
     obj.multi_class = multi_class
     assert sklearn_linear.probability_post(obj, n_classes) == expected
-
-
-def test_legacy_newton_cholesky_auto_is_refused(monkeypatch):
-    monkeypatch.setattr(sklearn_linear, "_honors_multi_class", lambda obj: True)
-    obj = lm.LogisticRegression(solver="newton-cholesky")
-    obj.multi_class = "auto"
-    with pytest.raises(UnsupportedModelError, match="multi_class"):
-        sklearn_linear.probability_post(obj, 3)
 
 
 def test_legacy_binary_multinomial_formula():

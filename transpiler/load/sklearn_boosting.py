@@ -13,7 +13,8 @@ How each predicts (scikit-learn 1.9), and how that maps onto the IR:
   categorical split sends a code left when it is in the node's bitset, right when it is a
   known category, and unknown codes the missing way.
 - AdaBoostClassifier (SAMME): each tree votes w for its predicted class and -w / (k - 1) for
-  the others; the sum / sum(weights) goes through a softmax ("samme" post-processor).
+  the others; the sum / sum(weights) goes through a softmax ("samme" post-processor). SAMME.R
+  (before 1.6) adds per-leaf functions of each tree's log-probabilities instead.
 - AdaBoostRegressor: the weighted median of the trees' predictions ("weighted_median").
 - Bagging*: the mean of the trees' predict / predict_proba on their feature subsets.
 - IsolationForest: per leaf, path length + c(n_leaf) - 1; score = 2 ** -(sum / (n_trees *
@@ -27,7 +28,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import unsupported
-from .sklearn_common import feature_names, require_fitted, sklearn_version
+from .sklearn_common import feature_names, require_fitted, sklearn_release, sklearn_version
 from .sklearn_trees import convert_tree
 
 LIBRARY = "sklearn"
@@ -164,7 +165,8 @@ def _gb_init(obj, classifier, K):
                 raise unsupported(obj, "an init tree that saw other classes than the ensemble")
             if not obj._loss.is_multiclass:
                 preds = preds[:, 1]
-            eps = np.finfo(np.float64).eps
+            # the installed release's clip: float32's eps before 1.8, float64's since
+            eps = np.finfo(np.float32 if sklearn_release() < (1, 8) else np.float64).eps
             preds = np.clip(preds, eps, 1 - eps, dtype=np.float64)
         elif init.n_outputs_ != 1:
             raise unsupported(obj, "a multi-output init tree")
@@ -254,6 +256,17 @@ def load_hist_gradient_boosting(obj, options) -> ir.Model:
 
 # --- AdaBoost -----------------------------------------------------------------------------
 
+def _samme_r_leaves(obj, est, tree, k):
+    """SAMME.R (scikit-learn < 1.6) adds, per tree, (k - 1) * (log p - mean(log p)) of the
+    tree's predict_proba clipped to eps: the same operations on each leaf's probabilities."""
+    if est.classes_.tolist() != obj.classes_.tolist():
+        raise unsupported(obj, "SAMME.R over a tree that saw other classes than the ensemble")
+    proba = np.array(tree.leaf_value, dtype=np.float64)
+    np.clip(proba, np.finfo(proba.dtype).eps, None, out=proba)
+    log_proba = np.log(proba)
+    return (k - 1) * (log_proba - (1.0 / k) * log_proba.sum(axis=1)[:, np.newaxis])
+
+
 def load_adaboost_classifier(obj, options) -> ir.Model:
     require_fitted(obj, "estimators_", "classes_")
     k = len(obj.classes_)
@@ -261,9 +274,13 @@ def load_adaboost_classifier(obj, options) -> ir.Model:
         raise unsupported(obj, "a single class")
     position = {c: i for i, c in enumerate(obj.classes_.tolist())}
     trees = []
+    real = getattr(obj, "algorithm", "SAMME") == "SAMME.R"
     for est, w in zip(obj.estimators_, obj.estimator_weights_):
         _check_tree(obj, est)
         tree = convert_tree(est.tree_, True)
+        if real:
+            trees.append(_with_leaves(tree, _samme_r_leaves(obj, est, tree, k)))
+            continue
         # DecisionTreeClassifier.predict: argmax of the raw leaf values, first on ties.
         picked = np.argmax(np.asarray(est.tree_.value)[:, 0, :], axis=1)
         cls = np.array([position[c] for c in est.classes_[picked].tolist()])

@@ -18,6 +18,12 @@ def sklearn_version() -> str:
     return sklearn.__version__
 
 
+def sklearn_release() -> tuple[int, int]:
+    """(major, minor) of the installed scikit-learn, whose predict the loaders reproduce."""
+    major, minor = sklearn_version().split(".")[:2]
+    return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
+
+
 def feature_names(obj) -> tuple:
     names = getattr(obj, "feature_names_in_", None)
     return () if names is None else tuple(str(n) for n in names)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import unsupported
-from .sklearn_common import feature_names, require_fitted, sklearn_version
+from .sklearn_common import feature_names, require_fitted, sklearn_release, sklearn_version
 
 LIBRARY = "sklearn"
 
@@ -108,7 +108,8 @@ def _honors_multi_class(obj) -> bool:
 
 
 def _legacy_ovr(obj, binary: bool) -> bool:
-    """predict_proba's one-vs-rest rule of scikit-learn 1.3-1.7 (1.5 added 'deprecated')."""
+    """predict_proba's one-vs-rest rule of the installed scikit-learn 1.3-1.7 (1.5 added
+    'deprecated')."""
     multi_class = getattr(obj, "multi_class", "auto")
     if multi_class in ("ovr", "warn") or binary and multi_class != "multinomial":
         return True
@@ -116,11 +117,8 @@ def _legacy_ovr(obj, binary: bool) -> bool:
         if obj.solver == "liblinear":
             return True
         if obj.solver == "newton-cholesky":
-            # Releases differ on whether this pair means one-vs-rest or multinomial, and the
-            # fitted attributes can't tell which one the fit used.
-            raise unsupported(obj, "multi_class='auto' with solver='newton-cholesky' under "
-                                   "scikit-learn < 1.8; set multi_class explicitly and refit, "
-                                   "or upgrade scikit-learn")
+            # one-vs-rest in predict_proba until 1.5; 1.6 added its multinomial fit
+            return sklearn_release() < (1, 6)
     return False
 
 

@@ -88,6 +88,13 @@ def _paths(tree: ir.Tree):
         stack.append((int(tree.left[node]), path + [(node, True)]))
 
 
+def _leaf_of(tree, path) -> int:
+    if not path:
+        return 0
+    node, went_left = path[-1]
+    return int(tree.left[node] if went_left else tree.right[node])
+
+
 def _row_for_path(tree, path, base, ens):
     lo = {}   # feature -> values must be > lo (op "<=") or >= lo (op "<")
     hi = {}   # feature -> values must be <= hi (op "<=") or < hi (op "<")
@@ -171,8 +178,29 @@ def fixture_rows(model: ir.Model, X=None, seed: int = 0, limit: int | None = Non
     return np.vstack([p for p in parts if len(p)])
 
 
+def _unreachable(tree: ir.Tree, path, ens) -> bool:
+    """Whether no row reaches the end of `path`: a feature whose numeric interval on it is
+    empty and whose NaN goes the other way at one of its nodes (scikit-learn 1.3-1.4 grew
+    such leaves). Paths through categorical, zero-as-missing or `missing` value nodes count as
+    reachable."""
+    if tree.categories is not None or tree.zero_missing is not None or \
+            ens.missing_value is not None:
+        return False
+    lo, hi, nan_ok = {}, {}, {}
+    for node, went_left in path:
+        f = int(tree.feature[node])
+        t = float(tree.threshold[node])
+        if went_left:
+            hi[f] = min(hi.get(f, np.inf), t)
+        else:
+            lo[f] = max(lo.get(f, -np.inf), t)
+        nan_ok[f] = nan_ok.get(f, True) and bool(tree.default_left[node]) == went_left
+    return any(not nan_ok[f] and _inside(lo.get(f, -np.inf), hi.get(f, np.inf), ens) is None
+               for f in nan_ok)
+
+
 def leaf_coverage(model: ir.Model, rows: np.ndarray) -> tuple[int, int]:
-    """(leaves reached by `rows`, leaves in the model)."""
+    """(leaves reached by `rows`, leaves in the model that some row can reach)."""
     if not isinstance(model.raw, ir.Ensemble):
         return (0, 0)
     if model.pre:
@@ -181,7 +209,8 @@ def leaf_coverage(model: ir.Model, rows: np.ndarray) -> tuple[int, int]:
         rows = preprocess(model.pre, np.asarray(rows, dtype=np.float64))
     reached = total = 0
     for tree in model.raw.trees:
-        leaves = np.flatnonzero(tree.left < 0)
+        leaves = np.array([_leaf_of(tree, path) for path in _paths(tree)
+                           if not _unreachable(tree, path, model.raw)], dtype=np.int64)
         hit = np.unique(tree_leaves(tree, np.asarray(rows, dtype=np.float64), model.raw))
         total += len(leaves)
         reached += len(np.intersect1d(leaves, hit))
