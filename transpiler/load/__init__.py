@@ -4,7 +4,8 @@ Each model family is one module listed in FAMILIES. A family module provides:
   LIBRARY             top-level package name of the objects it reads ("sklearn", "xgboost", ...)
   CLASSES             {class name: function(obj, options) -> ir.Model}
   sniff(path, head)   optional: True when a file (first bytes `head`) is this family's native format
-  load_file(path, options)  optional: parse such a file without the library installed
+  load_file(path, options, budget)  optional: parse such a file without the library installed,
+                      charging what it reads and builds to `budget` (budget.Budget, one per load)
 `options` is a dict of loader options (e.g. what a native file does not record).
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .. import ir
 from ..errors import InputError, TranspilerError, unsupported
 from . import (checks, files, formats, lgbm, sklearn_boosting, sklearn_calibration,
                sklearn_linear, sklearn_pipeline, sklearn_svm, sklearn_trees, xgb)
+from .budget import Budget
 
 FAMILIES = (sklearn_trees, sklearn_linear, sklearn_boosting, sklearn_svm, sklearn_pipeline,
             sklearn_calibration, xgb, lgbm)
@@ -39,7 +41,8 @@ def load(model_or_path, **options) -> ir.Model:
         for family in FAMILIES:
             sniff = getattr(family, "sniff", None)
             if sniff is not None and sniff(path, head):
-                return _from_file(path, lambda: family.load_file(path, options))
+                budget = Budget(path)
+                return _from_file(path, lambda: family.load_file(path, options, budget))
         formats.check(path, head)   # kinds we recognise but do not read, named
         versions = []
         obj = files.unpickle(path, trust=trust, versions=versions)
@@ -67,8 +70,12 @@ def _from_file(path: str, build, versions=()) -> ir.Model:
         return checks.check_model(build())
     except TranspilerError:
         raise
+    except MemoryError:
+        size = os.path.getsize(path) / (1 << 20)
+        raise InputError(f"the machine ran out of memory loading {path} ({size:,.0f} MB); "
+                         "a model this large needs more memory") from None
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError,
-            ZeroDivisionError, MemoryError, RecursionError, AssertionError) as exc:
+            ZeroDivisionError, RecursionError, AssertionError) as exc:
         old = _too_old(versions)
         if old:
             raise InputError(f"{path} was pickled by scikit-learn {old}, and pickles are read "

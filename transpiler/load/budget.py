@@ -2,9 +2,11 @@
 
 A file of a few bytes can ask for gigabytes (a bytearray of 3e9, a compressed stream that
 inflates a thousandfold, a list shared at every level of a 40-deep nest that turns into 2^40
-strings) or for minutes. The unpickler charges every allocation it makes for the file to a
-Budget before making it, and checks the clock as it reads; both scale with the file's size,
-so a real model as large as its file says stays within them:
+strings, a UBJSON count of 10^9, a LightGBM tree of num_leaves=10^9) or for minutes. The
+unpickler and every native reader (XGBoost JSON, UBJSON and binary, LightGBM text) charge each
+allocation they make for the file to the load's one Budget before making it, and check the
+clock as they read; both scale with the file's size, so a real model as large as its file says
+stays within them:
 - memory: MEMORY_PER_BYTE times the file's size, at least MEMORY_FLOOR;
 - time: SECONDS_FLOOR, plus SECONDS_PER_MB for each MB of the file (importing the
   libraries' modules a file names does not count);
@@ -46,6 +48,20 @@ class Budget:
         self.deadline = time.monotonic() + self.seconds
         self._ticks = 0
 
+    @classmethod
+    def unbounded(cls, path: str) -> "Budget":
+        """No memory or time limit (an object already in memory, a file the caller trusts);
+        nesting is still bounded."""
+        budget = cls(path, 0)
+        budget.limit = budget.seconds = float("inf")
+        budget.deadline = float("inf")
+        return budget
+
+    @property
+    def left(self) -> float:
+        """Bytes that may still be allocated."""
+        return self.limit - self.used
+
     def charge(self, n: int, what: str = "its contents") -> None:
         """Count n more bytes, or refuse before they are allocated."""
         if n < 0:
@@ -69,6 +85,10 @@ class Budget:
                 f"refused to load {self.path}: reading it took more than {self.seconds:.0f} s "
                 f"({SECONDS_FLOOR:.0f} s plus {SECONDS_PER_MB:.0f} s per MB of file); "
                 "nothing in it was run")
+
+    def check_depth(self, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise self.too_deep()
 
     def too_deep(self) -> BudgetError:
         return BudgetError(f"refused to load {self.path}: it nests containers more than "

@@ -58,6 +58,37 @@ def open_regular(path: str, what: str):
         raise
 
 
+def read_bytes(path: str, budget: Budget, what: str = "model file") -> bytes:
+    """A regular file's bytes as one object, charged to the budget before it is read."""
+    try:
+        with open_regular(path, what) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            budget.charge(size, "its bytes")
+            data = fh.read(size + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}; check its permissions") from exc
+    if len(data) > size:            # it grew while read: the budget was set for its old size
+        raise InputError(f"{path} changed while it was read; save the model again")
+    return data
+
+
+def read_pieces(path: str, budget: Budget, size: int = 1 << 20, what: str = "model file"):
+    """A regular file's bytes in pieces of `size`, each charged to the budget and the clock
+    checked between them: a reader that keeps only what it parsed stays linear in the file."""
+    try:
+        with open_regular(path, what) as fh:
+            while True:
+                budget.check_time()
+                budget.charge(size, "its bytes")
+                piece = fh.read(size)
+                budget.used -= size - len(piece)
+                if not piece:
+                    return
+                yield piece
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}; check its permissions") from exc
+
+
 def _refused(path: str, exc: safe_pickle.UnsafePickleError) -> InputError:
     why = exc.why or "which no supported model needs (a pickle can run code as it loads)"
     return InputError(f"refused to load {path}: it asks for {exc.module}.{exc.name}, {why}; "

@@ -16,7 +16,8 @@ from dataclasses import replace
 
 from ..errors import InputError, UnsupportedModelError, unsupported
 from .. import ir
-from . import lgbm_text, records
+from . import files, lgbm_text, records
+from .budget import Budget
 from .lgbm_tree import categorical_features, convert_tree
 
 LIBRARY = "lightgbm"
@@ -125,17 +126,11 @@ def sniff(path, head: bytes) -> bool:
     return (head.startswith(b"tree\n") or head.startswith(b"tree\r\n")) and b"version=" in head
 
 
-def load_file(path, options: dict) -> ir.Model:
-    """A native text model, read without lightgbm; it predicts as Booster(model_file=path)."""
-    try:
-        with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not a readable LightGBM model (not UTF-8 text); "
-                         "save it again with Booster.save_model") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}; check its permissions") from exc
-    parsed = lgbm_text.parse(text, path)
+def load_file(path, options: dict, budget: Budget | None = None) -> ir.Model:
+    """A native text model, read without lightgbm (in pieces, under `budget`: by default one
+    for the file's size); it predicts as Booster(model_file=path)."""
+    budget = budget or Budget(path)
+    parsed = lgbm_text.parse(files.read_pieces(path, budget), path, budget)
     return build(parsed, options, source="lightgbm.Booster",
                  version=f"model format {parsed.version or 'unversioned'}")
 
@@ -180,7 +175,7 @@ def _record_options(booster, options: dict) -> dict:
 
 def load_booster(obj, options: dict) -> ir.Model:
     options = _record_options(obj, options)
-    parsed = lgbm_text.parse(_model_string(obj, options))
+    parsed = lgbm_text.parse(_model_string(obj, options), budget=getattr(obj, "budget", None))
     model = build(parsed, options, source="lightgbm.Booster", version=_lightgbm_version())
     return _live_sigmoid(obj, model)
 
@@ -200,7 +195,8 @@ def _fitted_booster(obj):
 def _wrapper_model(obj, options: dict) -> ir.Model:
     booster = _fitted_booster(obj)
     options = _record_options(booster, options)
-    parsed = lgbm_text.parse(_model_string(booster, options))
+    parsed = lgbm_text.parse(_model_string(booster, options),
+                             budget=getattr(booster, "budget", None))
     return build(parsed, options, source=f"lightgbm.{type(obj).__name__}",
                  version=_lightgbm_version())
 

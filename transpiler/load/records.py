@@ -14,12 +14,12 @@ when their state arrives (`build` returns the replacement); the others stay reco
 """
 from __future__ import annotations
 
-import json
 import re
 
 import numpy as np
 
 from ..errors import InputError
+from .budget import Budget
 
 
 class RecordError(ValueError):
@@ -223,21 +223,24 @@ class XGBoostBoosterRecord(Record):
         _require(handle is None or isinstance(handle, (bytes, bytearray)), "a Booster's bytes")
         self.__dict__.update((k, v) for k, v in state.items() if k != "handle")
         self.raw = None if handle is None else bytes(handle)
+        self.budget = budget        # parsing the bytes is charged to the same load
         return self
 
     def document(self) -> dict:
         """The model document (what save_raw writes) of the serialized booster."""
+        from . import json_doc
         from .xgb_ubjson import decode
 
         raw = getattr(self, "raw", None)
         if raw is None:
             raise InputError("the XGBoost Booster in the file holds no model; train it first")
         if raw[:1] == b"{" and raw[1:2] in (b"i", b"U", b"I", b"l", b"L", b"#", b"$"):
-            doc = decode(raw)
+            doc = decode(raw, getattr(self, "budget", None))
         elif raw[:2] == b'{"':
-            doc = json.loads(raw)
+            doc = json_doc.loads(raw, getattr(self, "budget", None)
+                                  or Budget.unbounded("the booster"))
         else:
-            return _legacy_xgboost(raw)
+            return _legacy_xgboost(raw, getattr(self, "budget", None))
         if isinstance(doc, dict) and "Model" in doc:
             doc = doc["Model"]
         if not isinstance(doc, dict) or "learner" not in doc:
@@ -245,7 +248,7 @@ class XGBoostBoosterRecord(Record):
         return doc
 
 
-def _legacy_xgboost(raw: bytes) -> dict:
+def _legacy_xgboost(raw: bytes, budget) -> dict:
     try:
         from . import xgb_binary
     except ImportError:
@@ -255,7 +258,7 @@ def _legacy_xgboost(raw: bytes) -> dict:
         raise InputError("the XGBoost Booster in the file was saved by XGBoost before 1.6 "
                          "(binary format), which is read from a pickle only with "
                          "--trust-pickle for now; or save it again with a newer XGBoost")
-    return reader(raw)
+    return reader(raw, budget=budget)
 
 
 class LightGBMBoosterRecord(Record):
@@ -273,6 +276,7 @@ class LightGBMBoosterRecord(Record):
         self.__dict__.update((k, v) for k, v in state.items()
                              if k not in ("_handle", "handle", "train_set", "valid_sets"))
         self.model_text, self.best_iteration = text, best
+        self.budget = budget        # parsing the model string is charged to the same load
         return self
 
 

@@ -34,8 +34,9 @@ import math
 
 from .. import ir
 from ..errors import InputError, OptionError
-from . import records
+from . import files, json_doc, records
 from . import xgb_binary
+from .budget import Budget
 from .xgb_model import Spec, convert
 from .xgb_ubjson import UBJSONError, decode
 
@@ -52,24 +53,22 @@ def sniff(path: str, head: bytes) -> bool:
     return head.lstrip()[:1] == b"{" and b'"learner"' in head or xgb_binary.sniff(head)
 
 
-def read_document(path: str):
-    """The model document of a .json or .ubj file."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}; check its permissions") from exc
+def read_document(path: str, budget: Budget | None = None):
+    """The model document of a .json, .ubj or legacy binary file, read under `budget` (by
+    default one for the file's size)."""
+    budget = budget or Budget(path)
+    data = files.read_bytes(path, budget)
     if xgb_binary.sniff(data[:4096]):
-        return xgb_binary.read_serialized(data, path)
+        return xgb_binary.read_serialized(data, path, budget)
     if data[:1] == b"{" and data[1:2] in _UBJ_LENGTH_MARKERS + (b"#", b"$"):
         try:
-            return decode(data)
+            return decode(data, budget)
         except UBJSONError as exc:
             raise InputError(f"{path} is not a readable XGBoost UBJSON model ({exc}); "
                              "the file may be truncated, save the model again") from None
     try:
-        return json.loads(data)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and bad UTF-8 are ValueErrors
+        return json_doc.loads(data, budget)
+    except ValueError as exc:  # JSONDecodeError and bad UTF-8 are ValueErrors
         raise InputError(f"{path} is not a readable XGBoost JSON model ({exc}); "
                          "the file may be truncated, save the model again") from None
 
@@ -102,8 +101,8 @@ def _sklearn_type(doc) -> str | None:
         return None
 
 
-def load_file(path: str, options: dict) -> ir.Model:
-    doc = read_document(path)
+def load_file(path: str, options: dict, budget: Budget | None = None) -> ir.Model:
+    doc = read_document(path, budget)
     kind = _sklearn_type(doc)
     regressor = kind in ("regressor", "ranker")
     spec = Spec(proba=kind == "classifier",

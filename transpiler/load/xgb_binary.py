@@ -30,13 +30,14 @@ and "Config" (newer); read_serialized() reads all of them.
 """
 from __future__ import annotations
 
-import json
 import re
 import struct
 
 import numpy as np
 
 from ..errors import InputError
+from . import json_doc
+from .budget import Budget
 from .checks import MAX_FEATURES, MAX_OUTPUTS
 from .xgb_ubjson import UBJSONError, decode
 
@@ -55,6 +56,11 @@ _DELETED = 0xFFFFFFFF
 _OBJECTIVE_NAME = re.compile(rb"[a-z]+:[a-z_]+\Z")
 _NAME_PREFIX = re.compile(rb"[a-z]+(:[a-z_]*)?\Z")
 _UBJ_MARKERS = (b"i", b"U", b"I", b"l", b"L", b"#", b"$")
+# Python objects a parsed tree keeps beyond its arrays (dicts, array headers, strings): bytes
+# charged to the budget per tree, and per node for the int64/float32 arrays made of its tables
+TREE_BYTES = 2048
+NODE_BYTES = 64
+STRING_BYTES = 64       # a str object and its slot, plus 4 bytes a character at most
 
 
 class FormatError(ValueError):
@@ -62,11 +68,13 @@ class FormatError(ValueError):
 
 
 class _Reader:
-    """Bounds-checked reads: every count is checked against the bytes left before use."""
+    """Bounds-checked reads: every count is checked against the bytes left before use, and
+    what is made of them charged to the budget."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, budget: Budget):
         self.data = memoryview(data)
         self.pos = 0
+        self.budget = budget
 
     def left(self) -> int:
         return len(self.data) - self.pos
@@ -83,12 +91,15 @@ class _Reader:
 
     def string(self, what: str) -> str:
         n = self.u64(what)
+        if n <= self.left():
+            self.budget.charge(STRING_BYTES + 5 * n, what)     # the bytes, then the str
         return bytes(self.take(n, what)).decode("utf-8", "replace")
 
     def floats(self, what: str) -> np.ndarray:
         n = self.u64(what)
         if n > self.left() // 4:
             raise FormatError(f"{what} claims {n} values, more than the file holds")
+        self.budget.charge(8 * n, what)
         return _quiet(np.frombuffer(self.take(4 * n, what), dtype="<f4"))
 
     def records(self, dtype: np.dtype, n: int, what: str) -> np.ndarray:
@@ -123,12 +134,13 @@ def writer_version(data: bytes) -> str:
     return "xgboost < 1.0" if major == 0 else f"xgboost {major}.{minor}"
 
 
-def parse(data: bytes) -> dict:
+def parse(data: bytes, budget: Budget | None = None) -> dict:
     """A legacy binary model as the document a JSON model file holds (xgb_model.convert).
 
     Raises FormatError for bytes that are not a complete model. Besides XGBoost's own keys the
-    document says `legacy_binary`, and `base_score_is_margin` for files of xgboost < 1.0."""
-    r = _Reader(data)
+    document says `legacy_binary`, and `base_score_is_margin` for files of xgboost < 1.0.
+    What it builds is charged to `budget` (none: unbounded) and its clock checked per tree."""
+    r = _Reader(data, budget or Budget.unbounded("the binary model"))
     if bytes(data[:4]) == MAGIC:
         r.take(4, "the magic")
     (base_score, num_feature, num_class, extra_attrs, _metrics, major, minor,
@@ -153,6 +165,7 @@ def parse(data: bytes) -> dict:
         if count > r.left() // 16:
             raise FormatError(f"it claims {count} attributes, more than the file holds")
         for _ in range(count):
+            r.budget.tick()
             key = r.string("an attribute name")
             attributes[key] = r.string("an attribute value")
     attributes.pop("objective", None)       # the objective's configuration (1.0+)
@@ -172,6 +185,8 @@ def _name(r: _Reader, what: str) -> str:
     if n >= 1 << 32:
         n >>= 32
         r.take(4, what)
+    if n <= r.left():
+        r.budget.charge(STRING_BYTES + 5 * n, what)
     return bytes(r.take(n, what)).decode("utf-8", "replace")
 
 
@@ -181,6 +196,7 @@ def _gbtree(r: _Reader, name: str, old: bool) -> dict:
     smallest = TREE_PARAM + _NODE.itemsize + _STAT.itemsize + 4
     if num_trees < 0 or num_trees > r.left() // smallest:
         raise FormatError(f"it claims {num_trees} trees, more than the file holds")
+    r.budget.charge(8 * num_trees, "the list of trees")
     trees = [_tree(r, i, old) for i in range(num_trees)]
     info = r.records(np.dtype("<i4"), num_trees, "tree_info").astype(np.int64)
     model = {"gbtree_model_param": {"num_trees": str(num_trees),
@@ -201,6 +217,9 @@ def _tree(r: _Reader, i: int, old: bool) -> dict:
         "<iiiii", r.take(TREE_PARAM, what)[4:24])
     if num_nodes <= 0:
         raise FormatError(f"{what} has {num_nodes} nodes")
+    r.budget.check_time()
+    if num_nodes <= r.left() // (_NODE.itemsize + _STAT.itemsize):
+        r.budget.charge(TREE_BYTES + NODE_BYTES * num_nodes, what)
     nodes = r.records(_NODE, num_nodes, what)
     stats = r.records(_STAT, num_nodes, what)
     if old and size_leaf_vector != 0:
@@ -235,55 +254,58 @@ def _gblinear(r: _Reader) -> dict:
     return {"name": "gblinear", "model": {"weights": r.floats("the gblinear weights")}}
 
 
-def read_serialized(raw: bytes, where: str = "the pickled XGBoost booster") -> dict:
+def read_serialized(raw: bytes, where: str = "the pickled XGBoost booster",
+                    budget: Budget | None = None) -> dict:
     """The model document of the raw bytes a pickled xgboost Booster holds (its "handle"), or of
     a model file's bytes: legacy binary, 1.x "CONFIG-offset:" serialisation, JSON or UBJSON
-    (a model, or a {"Model", "Config"} snapshot). InputError names the format when unreadable."""
+    (a model, or a {"Model", "Config"} snapshot). InputError names the format when unreadable;
+    what is built is charged to `budget` (none: unbounded)."""
     data = bytes(raw)
+    budget = budget or Budget.unbounded(where)
     if data.startswith(BASE64):
         raise InputError(f"{where} is an XGBoost model in the base64 form of xgboost 0.4 and "
                          "older, which no later release reads; load it with that release "
                          "and save it with save_model")
     if data.startswith(CONFIG_HEADER):
-        return _serialised(data, where)
+        return _serialised(data, where, budget)
     if data[:1] == b"{":
-        return _snapshot(data, where)
+        return _snapshot(data, where, budget)
     if not sniff(data[:4096]):
         raise InputError(f"{where} holds neither a binary, JSON nor UBJSON XGBoost model; "
                          "save the model again with booster.save_model('model.json')")
-    return parse_or_explain(data, where)
+    return parse_or_explain(data, where, budget)
 
 
-def parse_or_explain(data: bytes, where: str) -> dict:
+def parse_or_explain(data: bytes, where: str, budget: Budget | None = None) -> dict:
     """parse(), with FormatError turned into the one-line InputError that names the format."""
     try:
-        return parse(data)
+        return parse(data, budget)
     except FormatError as exc:
         raise InputError(f"{where} is not a readable XGBoost binary model from "
                          f"{writer_version(data)} ({exc}); the file may be truncated, "
                          "save the model again") from None
 
 
-def _serialised(data: bytes, where: str) -> dict:
+def _serialised(data: bytes, where: str, budget: Budget) -> dict:
     """1.0-1.x pickles: the header, an i64 offset of the JSON config, the binary model, config."""
     at = len(CONFIG_HEADER)
     if len(data) < at + 8:
         raise InputError(f"{where} (a booster serialised by xgboost 1.x) ends inside its "
                          "header; the file is truncated, save the model again")
     offset = struct.unpack_from("<q", data, at)[0]
-    body = data[at + 8:]
+    body = memoryview(data)[at + 8:]       # no copies of a large booster
     if not 0 < offset <= len(body):
         raise InputError(f"{where} (a booster serialised by xgboost 1.x) has a configuration "
                          "offset outside the data; the file is corrupt, save the model again")
-    return parse_or_explain(body[:offset], where)
+    return parse_or_explain(body[:offset], where, budget)
 
 
-def _snapshot(data: bytes, where: str) -> dict:
+def _snapshot(data: bytes, where: str, budget: Budget) -> dict:
     try:
         if data[1:2] in _UBJ_MARKERS:
-            doc = decode(data)
+            doc = decode(data, budget)
         else:
-            doc = json.loads(data)
+            doc = json_doc.loads(data, budget)
     except (UBJSONError, ValueError, RecursionError) as exc:
         raise InputError(f"{where} is not a readable XGBoost JSON/UBJSON model ({exc}); "
                          "save the model again") from None

@@ -4,14 +4,19 @@ UBJSON (ubjson.org, draft 12) is JSON with typed binary values, big-endian. XGBo
 node tables as strongly typed counted arrays (`[$d#L<n>` + n float32s), which we turn into
 NumPy arrays in one `frombuffer` call; everything else becomes dicts, lists, str, int, float.
 
-The decoder keeps an explicit stack of open containers (no recursion), checks every length
-against the bytes left, and raises UBJSONError (a ValueError) with the offset on bad input.
+The decoder keeps an explicit stack of open containers (no recursion, at most MAX_DEPTH deep),
+checks every length against the bytes left, charges each value to the load's Budget before
+making it (a count of 10^9 one-byte items would otherwise build ~64 bytes of Python objects per
+byte of file), checks the clock as it goes, and raises UBJSONError (a ValueError) with the
+offset on bad input.
 """
 from __future__ import annotations
 
 import struct
 
 import numpy as np
+
+from .budget import Budget
 
 # Fixed-size scalar markers: (struct format, size, NumPy big-endian dtype).
 _SCALARS = {
@@ -25,6 +30,13 @@ _SCALARS = {
 }
 _INT_MARKERS = (b"i", b"U", b"I", b"l", b"L")
 _CONSTANTS = {b"Z": None, b"T": True, b"F": False}
+# What a decoded value costs in Python objects, charged before it is made (bytes).
+SCALAR_BYTES = 40       # an int or float object and its slot
+SLOT_BYTES = 8          # None, True, False: a shared object, only the slot
+CONTAINER_BYTES = 72    # an empty list or dict and its slot
+ENTRY_BYTES = 48        # a dict entry beyond its key string
+STRING_BYTES = 64       # a str object's header and its slot, plus 4 bytes a character at most
+ARRAY_BYTES = 128       # a NumPy array's header, plus its data twice (the slice and the copy)
 _NATIVE = {">i1": np.int8, ">u1": np.uint8, ">i2": np.int16, ">i4": np.int32, ">i8": np.int64,
            ">f4": np.float32, ">f8": np.float64}
 
@@ -47,9 +59,10 @@ class _Frame:
 
 
 class _Reader:
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, budget: Budget):
         self.buf = bytes(data)
         self.pos = 0
+        self.budget = budget
 
     def fail(self, what: str):
         raise UBJSONError(f"{what} at byte {self.pos}")
@@ -90,6 +103,8 @@ class _Reader:
 
     def string(self, length_marker: bytes) -> str:
         n = self.length(length_marker)
+        if n <= len(self.buf) - self.pos:
+            self.budget.charge(STRING_BYTES + 4 * n, "a string")
         try:
             return str(self.take(n), "utf-8")
         except UnicodeDecodeError:
@@ -116,9 +131,13 @@ class _Reader:
         return elem, count
 
 
-def decode(data: bytes):
-    """Decode one UBJSON value (XGBoost models: an object) from `data`."""
-    r = _Reader(data)
+def decode(data: bytes, budget: Budget | None = None):
+    """Decode one UBJSON value (XGBoost models: an object) from `data`, charging `budget`
+    (none: only the nesting is bounded)."""
+    if budget is None:
+        budget = Budget.unbounded("the UBJSON data")
+    r = _Reader(data, budget)
+    cost = steps = 0        # small values are charged (and the clock read) 1024 at a time
     stack: list[_Frame] = []
     result = _UNSET = object()
 
@@ -137,6 +156,11 @@ def decode(data: bytes):
             top.remaining -= 1
 
     while result is _UNSET:
+        steps += 1
+        if steps & 1023 == 0:
+            budget.charge(cost, "its values")
+            budget.check_time()
+            cost = 0
         top = stack[-1] if stack else None
         if top is not None and top.remaining == 0:
             deliver(stack.pop().value)
@@ -147,6 +171,7 @@ def decode(data: bytes):
                 deliver(stack.pop().value)
                 continue
             top.key = r.string(m)
+            cost += ENTRY_BYTES
         if top is not None and top.elem is not None:
             m = top.elem
         else:
@@ -155,12 +180,15 @@ def decode(data: bytes):
                 deliver(stack.pop().value)
                 continue
         if m in _SCALARS:
+            cost += SCALAR_BYTES
             deliver(r.scalar(m))
         elif m in _CONSTANTS:
+            cost += SLOT_BYTES
             deliver(_CONSTANTS[m])
         elif m == b"S":
             deliver(r.string(r.marker()))
         elif m == b"C":
+            cost += STRING_BYTES
             deliver(chr(r.take(1)[0]))
         elif m == b"H":
             text = r.string(r.marker())
@@ -172,9 +200,19 @@ def decode(data: bytes):
             elem, count = r.header()
             if m == b"[" and elem in _SCALARS and count is not None:
                 _, size, dtype = _SCALARS[elem]
+                if size * count > len(r.buf) - r.pos:
+                    r.fail(f"typed array of {count} items is larger than the data left")
+                budget.charge(ARRAY_BYTES + 2 * size * count, "a typed array")
                 raw = r.take(size * count)
                 deliver(np.frombuffer(raw, dtype=dtype).astype(_NATIVE[dtype]))
                 continue
+            cost += CONTAINER_BYTES
+            closer = b"}" if m == b"{" else b"]"
+            if count == 0 or count is None and r.buf[r.pos:r.pos + 1] == closer:
+                r.pos += count is None          # an empty container needs no frame
+                deliver({} if m == b"{" else [])
+                continue
+            budget.check_depth(len(stack) + 1)
             stack.append(_Frame(m == b"{", count, elem))
         else:
             r.pos -= 1
