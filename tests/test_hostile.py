@@ -510,3 +510,344 @@ def test_budget_grows_with_the_file(tmp_path):
     import transpiler
 
     assert transpiler.to_ir(str(tmp_path / "big.pkl")).raw.trees.__len__() == n
+
+
+# --- 7. native model files under the same budgets --------------------------------------------
+# XGBoost JSON / UBJSON / legacy binary and LightGBM text read by our own parsers, each charging
+# the load's Budget: declared counts are checked against the bytes left, what they build is
+# charged before it is built, nesting is bounded and the clock is read in their loops. The
+# files are built once per session outside each case's directory (the snapshot of a case's
+# directory reads every file in it); the largest is a sparse file of 1 GB.
+
+_LGBM_HEAD = ("tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\n"
+              "max_feature_idx=0\nobjective=regression\nfeature_names=x\nfeature_infos=none\n\n")
+_LGBM_TREE = "Tree={i}\nnum_leaves=1\nnum_cat=0\nleaf_value=0.5\n\n"
+
+
+def _lgbm(head=_LGBM_HEAD, trees=_LGBM_TREE.format(i=0), tail="end of trees\n") -> bytes:
+    return (head + trees + tail).encode()
+
+
+def _ubj_key(key: bytes) -> bytes:
+    return b"L" + struct.pack(">q", len(key)) + key
+
+
+def _ubj_learner(value: bytes) -> bytes:
+    """A UBJSON object {"learner": value}: the file is sniffed as an XGBoost model."""
+    return b"{" + _ubj_key(b"learner") + value + b"}"
+
+
+def xgb_binary(trees, attributes=None, num_trees=None) -> bytes:
+    """A legacy binary XGBoost model (xgboost 1.7 layout, reg:squarederror, 4 features):
+    `trees` is a list of node tables, each (parent, left, right, sindex, value) rows."""
+    attrs = attributes if attributes is not None else {}
+    param = struct.pack("<fIiiiIII", 0.5, 4, 0, 1, 0, 1, 7, 1).ljust(136, b"\0")
+    out = [b"binf", param]
+    for name in (b"reg:squarederror", b"gbtree"):
+        out += [struct.pack("<Q", len(name)), name]
+    n = len(trees) if num_trees is None else num_trees
+    out.append(struct.pack("<ii", n, 1).ljust(160, b"\0"))
+    for nodes in trees:
+        out.append(struct.pack("<iiiii", 0, len(nodes), 0, 0, 0).ljust(148, b"\0"))
+        out += [struct.pack("<iiiIf", *row) for row in nodes]
+        out += [struct.pack("<fffi", 0, 1, 0, 0)] * len(nodes)
+    out.append(struct.pack("<i", 0) * len(trees))
+    if isinstance(attrs, int):                  # a count with nothing after it
+        out.append(struct.pack("<Q", attrs))
+    else:
+        out.append(struct.pack("<Q", len(attrs)))
+        for k, val in attrs.items():
+            out += [struct.pack("<Q", len(k)), k, struct.pack("<Q", len(val)), val]
+    return b"".join(out)
+
+
+def _stump(value=0.5):
+    return [(-1, 1, 2, 0, value), (0, -1, -1, 0, value), (0, -1, -1, 0, -value)]
+
+
+def _one_tree(old: str, new: str) -> bytes:
+    """A model of one tree, with `old` in its text replaced by `new`."""
+    return _lgbm(trees=_LGBM_TREE.format(i=0).replace(old, new, 1))
+
+
+NATIVE_FILES = {
+    # name: (file name, its contents (made once a session), what the one line says)
+    "lgbm one line of 1 GB": ("oneline.txt", lambda: None, "longer than"),
+    "lgbm a tree line of 10^7 values": (
+        "line.txt", lambda: _lgbm(trees="Tree=0\nnum_leaves=2\nnum_cat=0\nleaf_value="
+                                  + "0 " * 10 ** 7 + "\n\n"),
+        "more than 2 values"),
+    "lgbm num_leaves=10^7 with its values": (
+        "leaves7.txt", lambda: _lgbm(trees="Tree=0\nnum_leaves=10000000\nnum_cat=0\n"
+                                     "leaf_value=" + "0 " * 10 ** 7 + "\n\n"),
+        "no split_feature"),
+    "lgbm num_leaves=10^9": (
+        "leaves9.txt", lambda: _one_tree("num_leaves=1", "num_leaves=1000000000"),
+        "fewer than 1000000000 values"),
+    "lgbm num_class=10^9": (
+        "class.txt", lambda: _lgbm(_LGBM_HEAD.replace("num_class=1", "num_class=1000000000")),
+        "out of range"),
+    "lgbm 16M features, 2M names": (
+        "names.txt", lambda: _lgbm(_LGBM_HEAD.replace("max_feature_idx=0",
+                                                      "max_feature_idx=16000000")
+                                   .replace("feature_names=x", "feature_names=" + "ab " * 2 ** 21)),
+        "does not list"),
+    "lgbm tree_sizes lists 5M trees": (
+        "sizes.txt", lambda: _lgbm(_LGBM_HEAD + "tree_sizes=" + "99 " * 5_000_000 + "\n"),
+        "tree_sizes lists 5000000"),
+    "lgbm num_cat=10^9": (
+        "cat.txt", lambda: _one_tree("num_cat=0", "num_cat=1000000000\ncat_boundaries=0 1\n"
+                                                 "cat_threshold=1"),
+        "fewer than 1000000001 values in cat_boundaries"),
+    "lgbm cat_boundaries ending at 10^12": (
+        "bits.txt", lambda: _one_tree("num_cat=0", "num_cat=1\ncat_boundaries=0 1000000000000\n"
+                                                  "cat_threshold=1"),
+        "fewer than 1000000000000 values in cat_threshold"),
+    "lgbm linear tree of 10^9 terms": (
+        "linear.txt", lambda: _one_tree("num_cat=0", "num_cat=0\nis_linear=1\n"
+                                                    "num_features=1000000000\nleaf_const=0\n"
+                                                    "leaf_features=0\nleaf_coeff=1"),
+        "fewer than 1000000000 values in leaf_features"),
+    "lgbm 150k empty trees": (
+        "tiny.txt", lambda: _lgbm(trees="".join(_LGBM_TREE.format(i=i) for i in range(150_000))),
+        "memory"),
+    "lgbm pandas_categorical nested 100k deep": (
+        "pandas.txt", lambda: _lgbm(tail="end of trees\npandas_categorical:" + "[" * 100_000
+                                    + "\n"),
+        "nests"),
+    "xgb json nested 100k deep": ("deep.json", lambda: b'{"learner":' + b"[" * 100_000, "nests"),
+    "xgb json of 10^7 tiny numbers": (
+        "numbers.json", lambda: b'{"learner":[' + b"0," * 10 ** 7 + b"0]}", "memory"),
+    "xgb json of 2M empty objects": (
+        "objects.json", lambda: b'{"learner":[' + b"{}," * 2_000_000 + b"{}]}", "memory"),
+    "xgb ubjson nested 100k deep": (
+        "deep.ubj", lambda: _ubj_learner(b"[" * 100_000), "nests"),
+    "xgb ubjson typed count 10^12": (
+        "typed.ubj", lambda: _ubj_learner(b"[$d#L" + struct.pack(">q", 10 ** 12) + b"\0" * 64),
+        "larger than the data left"),
+    "xgb ubjson count 2^62": (
+        "count.ubj", lambda: _ubj_learner(b"[#L" + struct.pack(">q", 1 << 62) + b"Z" * 64),
+        "larger than the data left"),
+    "xgb ubjson string of 2^40 bytes": (
+        "string.ubj", lambda: _ubj_learner(b"SL" + struct.pack(">q", 1 << 40)), "end of data"),
+    "xgb ubjson of 2M empty lists": (
+        "lists.ubj", lambda: _ubj_learner(b"[#L" + struct.pack(">q", 2_000_000)
+                                          + b"[]" * 2_000_000),
+        "memory"),
+    "xgb binary claiming 2^31-1 trees": (
+        "trees.bin", lambda: xgb_binary([_stump()], num_trees=(1 << 31) - 1), "trees, more than"),
+    "xgb binary tree of 2^31-1 nodes": (
+        "nodes.bin", lambda: xgb_binary([_stump()]).replace(
+            struct.pack("<iiiii", 0, 3, 0, 0, 0), struct.pack("<iiiii", 0, (1 << 31) - 1, 0, 0, 0),
+            1),
+        "more than the file holds"),
+    "xgb binary claiming 2^60 attributes": (
+        "attrs.bin", lambda: xgb_binary([_stump()], attributes=1 << 60), "attributes, more than"),
+    "xgb ubjson of 3M nulls, slow to parse": (    # about 1 s a MB: inside its time budget
+        "nulls.ubj", lambda: _ubj_learner(b"[#L" + struct.pack(">q", 3_000_000) + b"Z" * 3_000_000),
+        "no 'learner' object"),
+    "pickled lightgbm booster, num_leaves=10^9": (
+        "leaves.pkl", lambda: _lgbm_pickle(
+            _one_tree("num_leaves=1", "num_leaves=1000000000").decode()),
+        "fewer than"),
+    "pickled xgboost booster of 2M empty objects": (
+        "objects.pkl", lambda: _xgb_pickle(b'{"Model":[' + b"{}," * 2_000_000 + b"{}]}"),
+        "memory"),
+}
+
+
+@pytest.fixture(scope="module")
+def native_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("native")
+    with open(d / "oneline.txt", "wb") as fh:      # sparse: the rest reads as NULs, no newline
+        fh.write(b"tree\nversion=v4\nfeature_names=")
+        fh.truncate(1 << 30)
+    for name, make, _ in NATIVE_FILES.values():
+        contents = make()
+        if contents is not None:
+            (d / name).write_bytes(contents)
+    return d
+
+
+def test_xgb_binary_builder_reads_as_a_model(tmp_path):
+    """The builder of the binary cases writes what the binary reader takes for a model."""
+    import transpiler
+
+    path = tmp_path / "m.bin"
+    path.write_bytes(xgb_binary([_stump(0.25)] * 3, attributes={b"k": b"v"}))
+    model = transpiler.to_ir(str(path))
+    assert len(model.raw.trees) == 3
+
+
+@pytest.mark.parametrize("case", sorted(NATIVE_FILES))
+def test_native_files_within_budgets(tmp_path, startup, native_dir, case):
+    name, _, pattern = NATIVE_FILES[case]
+    line = expect_refusal(tmp_path, startup, [str(native_dir / name)], pattern)
+    assert "internal error" not in line
+
+
+def _complete_tree(depth: int, rng):
+    """XGBoost binary node rows of a complete tree: node i's children are 2i+1 and 2i+2."""
+    inner = (1 << depth) - 1
+    rows = []
+    for i in range((1 << (depth + 1)) - 1):
+        parent = (i - 1) // 2 if i else -1
+        if i < inner:
+            rows.append((parent, 2 * i + 1, 2 * i + 2, int(rng.integers(0, 4)),
+                         float(rng.random())))
+        else:
+            rows.append((parent, -1, -1, 0, float(rng.standard_normal())))
+    return rows
+
+
+def _lgbm_complete_tree(i: int, leaves: int, rng) -> str:
+    """A LightGBM tree block as save_model writes it: internal node j's children are 2j+1 and
+    2j+2, those past the internal nodes being leaves (~leaf)."""
+    m = leaves - 1
+    kids = np.arange(1, 2 * m + 1)
+    kids = np.where(kids < m, kids, ~(kids - m))
+    words = lambda a: " ".join(map(str, a.tolist()))                          # noqa: E731
+    reals = lambda n: " ".join(map(repr, rng.standard_normal(n).tolist()))    # noqa: E731
+    return (f"Tree={i}\nnum_leaves={leaves}\nnum_cat=0\n"
+            f"split_feature={words(rng.integers(0, 4, m))}\nsplit_gain={reals(m)}\n"
+            f"threshold={reals(m)}\ndecision_type={words(np.full(m, 2))}\n"
+            f"left_child={words(kids[0::2])}\nright_child={words(kids[1::2])}\n"
+            f"leaf_value={reals(leaves)}\nleaf_weight={reals(leaves)}\n"
+            f"leaf_count={words(rng.integers(1, 99, leaves))}\ninternal_value={reals(m)}\n"
+            f"internal_weight={reals(m)}\ninternal_count={words(rng.integers(1, 99, m))}\n"
+            "is_linear=0\nshrinkage=0.1\n\n\n")
+
+
+def _xgb_json(n_trees: int) -> bytes:
+    """An XGBoost JSON model of n_trees depth-6 trees (a trained model's trees repeated)."""
+    import json
+    import warnings
+
+    import xgboost
+
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        booster = xgboost.XGBRegressor(n_estimators=10, max_depth=6).fit(
+            X, X[:, 0] + rng.random(400)).get_booster()
+    doc = json.loads(booster.save_raw("json"))
+    model = doc["learner"]["gradient_booster"]["model"]
+    trees = [dict(model["trees"][i % 10], id=i) for i in range(n_trees)]
+    model.update(trees=trees, tree_info=[0] * n_trees,
+                 gbtree_model_param=dict(model["gbtree_model_param"], num_trees=str(n_trees)))
+    if "iteration_indptr" in model:
+        model["iteration_indptr"] = list(range(n_trees + 1))
+    return json.dumps(doc).encode()
+
+
+BIG = {     # a legitimate model of each native format, 20-40 MB
+    "lgbm text": ("big.txt", lambda n: (_LGBM_HEAD.replace("max_feature_idx=0", "max_feature_idx=3")
+                                        .replace("feature_names=x", "feature_names=a b c d")
+                                        .replace("feature_infos=none", "feature_infos="
+                                                 + " ".join(["[0:1]"] * 4))
+                                        + "".join(_lgbm_complete_tree(i, 127, np.random
+                                                                      .default_rng(i))
+                                                  for i in range(n)) + "end of trees\n").encode(),
+                  2000),
+    "xgb json": ("big.json", _xgb_json, 5000),
+    "xgb binary": ("big.bin", lambda n: xgb_binary([_complete_tree(6, np.random.default_rng(i))
+                                                     for i in range(n)]), 8000),
+}
+
+
+@pytest.fixture(scope="module")
+def big_models(tmp_path_factory):
+    """Each BIG model at full size and at 1/100 of it (for the baseline), and the UBJSON form
+    of the JSON one, written by xgboost itself."""
+    import xgboost
+
+    d = tmp_path_factory.mktemp("big")
+    for name, make, n in BIG.values():
+        (d / name).write_bytes(make(n))
+        (d / ("small-" + name)).write_bytes(make(max(n // 100, 1)))
+    for prefix in ("", "small-"):
+        xgboost.Booster(model_file=str(d / f"{prefix}big.json")).save_model(
+            str(d / f"{prefix}big.ubj"))
+    return d
+
+
+# The peak RSS of the process: VmHWM, as ru_maxrss would be if a forked child did not start from
+# its parent's (pytest's) peak, which Linux keeps across exec.
+_PEAK = ("import sys, transpiler\n"
+         "model = transpiler.to_ir(sys.argv[1])\n"
+         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+         "print(len(model.raw.trees), hwm.split()[1])\n")
+
+
+def _peak_kb(path, timeout):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (REPO, os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.run([sys.executable, "-c", _PEAK, str(path)], env=env, capture_output=True,
+                          timeout=timeout, preexec_fn=_limits)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    trees, kb = proc.stdout.split()
+    return int(trees), int(kb)
+
+
+@pytest.mark.parametrize("name", ["big.txt", "big.json", "big.ubj", "big.bin"])
+def test_big_native_model_memory_is_linear(big_models, name):
+    """A real model of 20-40 MB loads under the 1 GB address-space limit, within its time budget,
+    and the memory it adds over a model 1/100 its size (the peak RSS, ru_maxrss) stays within
+    the memory budget: MEMORY_PER_BYTE times the file's size (Linux: VmHWM)."""
+    from transpiler.load import budget
+
+    path, small = big_models / name, big_models / ("small-" + name)
+    size = path.stat().st_size
+    seconds = budget.SECONDS_FLOOR + budget.SECONDS_PER_MB * size / (1 << 20)
+    _, base = _peak_kb(small, 120)
+    started = time.monotonic()
+    trees, peak = _peak_kb(path, 120 + seconds)
+    took = time.monotonic() - started
+    added = (peak - base) * 1024
+    print(f"{name}: {size / (1 << 20):.1f} MB, {trees} trees, peak RSS {peak / 1024:.0f} MB "
+          f"({base / 1024:.0f} MB for the small one): {added / size:.1f}x the file, {took:.1f} s")
+    assert trees >= 2000 and size > 16 << 20
+    assert added <= budget.MEMORY_PER_BYTE * size
+    assert took < seconds + 10
+
+
+SLOW = {    # inputs that take a second or more to parse: (file name, contents)
+    "lgbm text": ("slow.txt", lambda: _lgbm(trees="".join(_LGBM_TREE.format(i=i)
+                                                          for i in range(40_000)))),
+    "xgb ubjson": ("slow.ubj", lambda: _ubj_learner(b"[#L" + struct.pack(">q", 2_000_000)
+                                                    + b"i\x01" * 2_000_000)),
+    "xgb binary": ("slow.bin", lambda: xgb_binary([_stump()] * 20_000)),
+    "xgb json": ("slow.json", lambda: b'{"learner":[' + b"0.5," * 6_000_000 + b"0.5]}"),
+    "pickled lightgbm booster": ("slow.pkl", lambda: _lgbm_pickle(
+        _lgbm(trees="".join(_LGBM_TREE.format(i=i) for i in range(40_000))).decode())),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SLOW))
+def test_native_readers_watch_the_clock(tmp_path, monkeypatch, case):
+    """With the time budget cut to 0.2 s, each reader stops soon after it is spent (the JSON
+    parser, one C call of tens of MB a second, right after it returns) with the time budget's
+    message."""
+    import transpiler
+    from transpiler.errors import InputError
+    from transpiler.load import budget
+
+    import lightgbm  # noqa: F401  (imported once here: importing it is not the file's time)
+
+    name, make = SLOW[case]
+    (tmp_path / name).write_bytes(make())
+    monkeypatch.setattr(budget, "SECONDS_FLOOR", 0.2)
+    monkeypatch.setattr(budget, "SECONDS_PER_MB", 0.0)
+    started = time.monotonic()
+    with pytest.raises(InputError, match=r"reading it took more than 0 s"):
+        transpiler.to_ir(str(tmp_path / name))
+    if case != "xgb json":
+        assert time.monotonic() - started < 1.5
+    monkeypatch.undo()              # the whole parse, for comparison: longer than 0.2 s
+    started = time.monotonic()
+    try:
+        transpiler.to_ir(str(tmp_path / name))
+    except InputError as exc:       # the UBJSON and JSON documents are not models
+        assert "took more than" not in str(exc)
+    assert time.monotonic() - started > 0.4
