@@ -8,6 +8,7 @@ every tree must be reached by some row, and every row must reach the leaf LightG
 from __future__ import annotations
 
 import inspect
+import re
 import sys
 import time
 import warnings
@@ -526,7 +527,8 @@ def older_format(text: str, version: str) -> str:
     if version == "v2":
         drop += ("tree_sizes=", "num_tree_per_iteration=")
     lines = [ln for ln in text.splitlines() if not ln.startswith(drop)]
-    text = "\n".join(lines).replace("version=v4", f"version={version}", 1) + "\n"
+    text = re.sub(r"^version=v\d+$", f"version={version}", "\n".join(lines), count=1,
+                  flags=re.M) + "\n"
     if version == "v3":
         return with_tree_sizes(text)
     return text.replace("end of trees", "")  # no tree_sizes: trees end at the next non-tree line

@@ -36,6 +36,8 @@ ULP = {
 # scikit-learn's softmax and exp link are NumPy's exp; the IR's exp has libm's bits
 ULP |= {f"sk1.{v}/{kind}.pkl" for v in (1, 2, 3, 4, 5, 7, 8)
         for kind in ("gb_multi", "hgb_multi", "hgb_poisson")}
+# SAMME.R's softmax too (AdaBoostClassifier's default before 1.6)
+ULP |= {f"sk1.{v}/ada_samme_r.pkl" for v in (1, 2, 3, 4, 5)}
 
 
 # Generated code computes exp, log and the sigmoid with each language's own libm, which may
@@ -72,7 +74,7 @@ def test_every_release_and_kind_is_there():
     assert {"tree_clf.pkl", "forest_clf.pkl", "gb_clf.pkl", "gb_multi.pkl", "hgb_clf.pkl",
             "gb_exp.pkl", "hgb_poisson.pkl", "hgb_cat.pkl", "lgbm_booster.pkl", "pipeline.pkl",
             "pipeline_mask.pkl", "lgbm_clf.pkl",
-            "lgbm_bin.pkl", "lgbm_reg.txt"} <= kinds
+            "lgbm_bin.pkl", "lgbm_reg.txt", "gb_tree_init.pkl", "ada_samme_r.pkl"} <= kinds
 
 
 @pytest.mark.filterwarnings("ignore")

@@ -21,6 +21,8 @@ from transpiler.load import load  # noqa: E402
 from transpiler.load.xgb_ubjson import UBJSONError, decode  # noqa: E402
 from transpiler.verify.rows import fixture_rows, leaf_coverage  # noqa: E402
 
+from support import release  # noqa: E402
+
 rng = np.random.default_rng(0)
 # Rounded inputs put many training rows exactly on split thresholds.
 X = np.round(rng.normal(size=(300, 5)), 1)
@@ -155,10 +157,13 @@ def _case_builders():
 
 
 CASES = _case_builders()
+# Cases the installed xgboost may predate: name -> (release, what it added)
+SINCE = {"reg:quantileerror": ((2, 0), "reg:quantileerror"),
+         "vector_leaf": ((2, 0), "vector-leaf trees (multi_strategy)")}
 
 
 @functools.lru_cache(maxsize=None)
-def case(name):
+def _case(name):
     make, rows, method, options, max_ulp, min_exact = CASES[name]
     model = make()
     if method == "dmatrix":
@@ -170,6 +175,12 @@ def case(name):
     irm = load(model, **options)
     fx = np.vstack([fixture_rows(irm, rows), random_rows(seed=len(name))])
     return model, irm, fx, ref, max_ulp, min_exact
+
+
+def case(name):
+    if name in SINCE and release(xgb) < SINCE[name][0]:
+        pytest.skip(f"xgboost {'.'.join(map(str, SINCE[name][0]))} added {SINCE[name][1]}")
+    return _case(name)
 
 
 def margins(model, rows):
@@ -211,8 +222,9 @@ def test_shapes_and_kinds():
     assert case("count:poisson")[1].post == "exp"
     assert case("binary:hinge")[1].post == "hinge"
     assert case("rank:ndcg")[1].task == "ranking"
-    vec = case("vector_leaf")[1].raw
-    assert {t.width for t in vec.trees} == {2} and vec.n_outputs == 2
+    if release(xgb) >= SINCE["vector_leaf"][0]:
+        vec = case("vector_leaf")[1].raw
+        assert {t.width for t in vec.trees} == {2} and vec.n_outputs == 2
     multi = case("multi_target")[1].raw
     assert {t.target for t in multi.trees} == {0, 1} and len(multi.trees) == 24
     assert len(case("clf_softprob")[1].raw.trees) == 12 * 4     # one tree per class per round
@@ -227,7 +239,7 @@ def test_base_score_margin_from_saved_model():
     model, irm, *_ = case("clf_binary")
     doc = json.loads(model.get_booster().save_raw("json"))
     p = np.float32(float(doc["learner"]["learner_model_param"]["base_score"].strip("[]")))
-    assert p != 0.5
+    assert p != 0.5 or release(xgb) < (2, 0)     # estimated from the labels since 2.0
     one = np.float32(1)
     margin = float(-np.float32(np.log(np.float64(one / p - one))))
     assert irm.raw.base_score[0] == pytest.approx(margin, rel=1e-6)
@@ -373,8 +385,8 @@ def test_ubjson_decoder_matches_json(name):
             o = o.tolist()
         if isinstance(o, list):
             return [norm(v) for v in o]
-        if isinstance(o, float):
-            return float(np.float32(o))
+        if isinstance(o, float):     # xgboost 2.1 writes NaN split conditions at vector leaves
+            return "nan" if o != o else float(np.float32(o))
         return o
 
     assert norm(a) == norm(b)

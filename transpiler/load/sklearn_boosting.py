@@ -106,23 +106,50 @@ def _old_loss(obj):
     return None
 
 
+def _old_link(probas, link):
+    """The removed losses' get_init_raw_predictions on predict_proba's rows (n, classes):
+    clipped to float32's eps, then log (multinomial) or (half) the log-odds of class 1."""
+    eps = np.finfo(np.float32).eps
+    if link == "log":
+        return np.log(np.clip(probas, eps, 1 - eps)).astype(np.float64)
+    pos = np.clip(probas[:, 1], eps, 1 - eps)
+    raw = np.log(pos / (1 - pos))
+    return (0.5 * raw if link == "half_log_odds" else raw).astype(np.float64).reshape(-1, 1)
+
+
 def _old_init(obj, classifier, K, link):
     """GradientBoosting's init as scikit-learn < 1.4 computed it: a Dummy's constant (class
-    priors clipped to float32's eps), linked with the removed loss's own formula."""
+    priors) or a tree's leaves, linked with the removed loss's own formula."""
     init = obj.init_
     name = type(init).__name__
     if name == "DummyRegressor" and not classifier:
         return tuple(np.asarray(init.constant_, dtype=np.float64).reshape(-1)[:1]), []
+    if name in TREES and hasattr(init, "tree_"):
+        return (0.0,) * K, _init_trees(obj, init, classifier,
+                                       lambda preds: _old_link(preds, link) if classifier
+                                       else preds)
     if name != "DummyClassifier" or getattr(init, "strategy", "prior") != "prior":
         raise unsupported(obj, f"init={name} in a model pickled by scikit-learn before 1.4; "
                                "load it with that release and save it with 1.4 or later")
-    eps = np.finfo(np.float32).eps
     probas = np.asarray(init.class_prior_, dtype=np.float64).reshape(1, -1)
-    if link == "log":
-        return tuple(np.log(np.clip(probas, eps, 1 - eps)).astype(np.float64)[0]), []
-    pos = np.clip(probas[:, 1], eps, 1 - eps)
-    raw = np.log(pos / (1 - pos))
-    return tuple((0.5 * raw if link == "half_log_odds" else raw).astype(np.float64)), []
+    return tuple(_old_link(probas, link)[0]), []
+
+
+def _init_trees(obj, init, classifier, link):
+    """An init tree's leaves through `link` ((leaves, classes) predictions -> (leaves, width)
+    raw values), as one tree per output so every tree of the ensemble has width 1."""
+    tree = convert_tree(init.tree_, classifier)
+    leaf = tree.left < 0
+    preds = tree.leaf_value[leaf]
+    if classifier:
+        if len(init.classes_) != len(obj.classes_):
+            raise unsupported(obj, "an init tree that saw other classes than the ensemble")
+    elif init.n_outputs_ != 1:
+        raise unsupported(obj, "a multi-output init tree")
+    linked = np.asarray(link(preds), dtype=np.float64).reshape(int(leaf.sum()), -1)
+    values = np.zeros((tree.n_nodes, linked.shape[1]))
+    values[leaf] = linked
+    return [_with_leaves(tree, values[:, k], target=k) for k in range(linked.shape[1])]
 
 
 def _gb_post(obj, classifier):
@@ -143,8 +170,6 @@ def _gb_post(obj, classifier):
 
 def _gb_init(obj, classifier, K):
     """(base scores, init trees) that reproduce GradientBoosting's _raw_predict_init."""
-    from sklearn.ensemble._gb import _init_raw_predictions
-
     init = obj.init_
     if isinstance(init, str) and init == "zero":
         return (0.0,) * K, []
@@ -154,29 +179,21 @@ def _gb_init(obj, classifier, K):
     name = type(init).__name__
     if name in ("DummyClassifier", "DummyRegressor"):
         # A constant: run scikit-learn's own init code on one row, so the link is the same.
+        from sklearn.ensemble._gb import _init_raw_predictions
+
         row = np.zeros((1, obj.n_features_in_))
         return tuple(_init_raw_predictions(row, init, obj._loss, classifier)[0]), []
     if name in TREES and hasattr(init, "tree_"):
-        tree = convert_tree(init.tree_, classifier)
-        leaf = tree.left < 0
-        preds = tree.leaf_value[leaf]
-        if classifier:
-            if len(init.classes_) != len(obj.classes_):
-                raise unsupported(obj, "an init tree that saw other classes than the ensemble")
-            if not obj._loss.is_multiclass:
-                preds = preds[:, 1]
-            # the installed release's clip: float32's eps before 1.8, float64's since
-            eps = np.finfo(np.float32 if sklearn_release() < (1, 8) else np.float64).eps
-            preds = np.clip(preds, eps, 1 - eps, dtype=np.float64)
-        elif init.n_outputs_ != 1:
-            raise unsupported(obj, "a multi-output init tree")
-        linked = np.asarray(obj._loss.link.link(preds), dtype=np.float64)
-        linked = linked.reshape(int(leaf.sum()), -1)
-        values = np.zeros((tree.n_nodes, linked.shape[1]))
-        values[leaf] = linked
-        # One tree per output, so every tree of the ensemble has width 1.
-        trees = [_with_leaves(tree, values[:, k], target=k) for k in range(linked.shape[1])]
-        return (0.0,) * K, trees
+        def link(preds):
+            if classifier:
+                if not obj._loss.is_multiclass:
+                    preds = preds[:, 1]
+                # the installed release's clip: float32's eps before 1.8, float64's since
+                eps = np.finfo(np.float32 if sklearn_release() < (1, 8) else np.float64).eps
+                preds = np.clip(preds, eps, 1 - eps, dtype=np.float64)
+            return obj._loss.link.link(preds)
+
+        return (0.0,) * K, _init_trees(obj, init, classifier, link)
     raise unsupported(obj, f"init={name}; use 'zero', the default, or a decision tree")
 
 

@@ -103,6 +103,19 @@ def models():
                                        remainder="passthrough")),
             ("tree", DecisionTreeClassifier(max_depth=3, **small))]), "bin"),
     }
+    try:   # the losses of scikit-learn < 1.4 link a tree init their own way
+        import sklearn.ensemble._gb_losses  # noqa: F401
+        found["gb_tree_init"] = (GradientBoostingClassifier(
+            n_estimators=3, max_depth=2, init=DecisionTreeClassifier(max_depth=2, **small),
+            **small), "bin")
+    except ImportError:
+        pass
+    import inspect
+
+    from sklearn.ensemble import AdaBoostClassifier
+    algorithm = inspect.signature(AdaBoostClassifier).parameters.get("algorithm")
+    if algorithm is not None and algorithm.default == "SAMME.R":   # the default before 1.6
+        found["ada_samme_r"] = (AdaBoostClassifier(n_estimators=4, **small), "multi")
     try:
         import lightgbm as lgb
     except ImportError:
