@@ -650,6 +650,13 @@ NATIVE_FILES = {
         "leaves.pkl", lambda: _lgbm_pickle(
             _one_tree("num_leaves=1", "num_leaves=1000000000").decode()),
         "fewer than"),
+    "pickled XGBRegressor of xgboost < 1.0, its booster 2M empty objects": (
+        "old.pkl", lambda: (PROTO + g("xgboost.sklearn", "XGBRegressor") + b")\x81"
+                            + pickle.dumps({"_Booster": b'{"Model":[' + b"{}," * 2_000_000
+                                            + b"{}]}"}, protocol=4)[2:-1] + b"b."),
+        "memory"),
+    "json, not a model, of 2M empty objects": (
+        "other.json", lambda: b'{"x":[' + b"{}," * 2_000_000 + b"{}]}", "memory"),
     "pickled xgboost booster of 2M empty objects": (
         "objects.pkl", lambda: _xgb_pickle(b'{"Model":[' + b"{}," * 2_000_000 + b"{}]}"),
         "memory"),

@@ -16,7 +16,7 @@ from .. import ir
 from ..errors import InputError, TranspilerError, unsupported
 from . import (checks, files, formats, lgbm, sklearn_boosting, sklearn_calibration,
                sklearn_linear, sklearn_pipeline, sklearn_svm, sklearn_trees, xgb)
-from .budget import Budget
+from .budget import Budget, active
 
 FAMILIES = (sklearn_trees, sklearn_linear, sklearn_boosting, sklearn_svm, sklearn_pipeline,
             sklearn_calibration, xgb, lgbm)
@@ -38,15 +38,19 @@ def load(model_or_path, **options) -> ir.Model:
     if isinstance(model_or_path, (str, os.PathLike)):
         path = os.fspath(model_or_path)
         head = files.read_head(path)
+        budget = Budget(path)       # one for the whole load, the parsers after unpickling too
         for family in FAMILIES:
             sniff = getattr(family, "sniff", None)
             if sniff is not None and sniff(path, head):
-                budget = Budget(path)
-                return _from_file(path, lambda: family.load_file(path, options, budget))
+                with active(budget):
+                    return _from_file(path, lambda: family.load_file(path, options, budget))
         formats.check(path, head)   # kinds we recognise but do not read, named
         versions = []
-        obj = files.unpickle(path, trust=trust, versions=versions)
-        return _from_file(path, lambda: load_object(obj, options), versions)
+        obj = files.unpickle(path, trust=trust, versions=versions, budget=budget)
+        if trust:
+            return _from_file(path, lambda: load_object(obj, options), versions)
+        with active(budget):
+            return _from_file(path, lambda: load_object(obj, options), versions)
     return checks.check_model(load_object(model_or_path, options))
 
 

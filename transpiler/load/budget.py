@@ -15,6 +15,8 @@ stays within them:
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import time
 
@@ -25,6 +27,26 @@ MEMORY_PER_BYTE = 32
 SECONDS_FLOOR = 10.0
 SECONDS_PER_MB = 1.0
 MAX_DEPTH = 1000
+
+
+_ACTIVE = contextvars.ContextVar("transpiler_load_budget", default=None)
+
+
+@contextlib.contextmanager
+def active(budget: "Budget"):
+    """Make `budget` the one readers charge when not handed one (bytes an estimator kept,
+    parsed after the unpickler returned), for the rest of this load."""
+    token = _ACTIVE.set(budget)
+    try:
+        yield budget
+    finally:
+        _ACTIVE.reset(token)
+
+
+def current(path: str) -> "Budget":
+    """The active load's budget; outside a load of a file (an object in memory), none."""
+    budget = _ACTIVE.get()
+    return budget if budget is not None else Budget.unbounded(path)
 
 
 class BudgetError(InputError):

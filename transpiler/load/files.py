@@ -96,9 +96,11 @@ def _refused(path: str, exc: safe_pickle.UnsafePickleError) -> InputError:
                       "for a file from a source you trust")
 
 
-def unpickle(path: str, trust: bool = False, versions: list | None = None):
-    """Load a pickle, joblib or skops file; restricted unless `trust`. `versions` gets the
-    scikit-learn versions that pickled its estimators, when not the installed one."""
+def unpickle(path: str, trust: bool = False, versions: list | None = None,
+             budget: Budget | None = None):
+    """Load a pickle, joblib or skops file; restricted unless `trust`, under `budget` (by
+    default one for the file's size). `versions` gets the scikit-learn versions that pickled
+    its estimators, when not the installed one."""
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if path.endswith(".skops") or magic == b"PK\x03\x04":
@@ -116,7 +118,7 @@ def unpickle(path: str, trust: bool = False, versions: list | None = None):
                 except Exception:
                     raise exc from None
         notes = []
-        obj = safe_pickle.load(path, Budget(path), notes)
+        obj = safe_pickle.load(path, budget or Budget(path), notes)
         if versions is not None:
             versions.extend(version for _, version in notes)
         for name, version in notes[:1]:

@@ -7,11 +7,12 @@ for (statsmodels, CatBoost, ...) are named as unsupported models, not refused as
 """
 from __future__ import annotations
 
-import json
 import os
 import zipfile
 
 from ..errors import InputError, unsupported
+from . import json_doc
+from .budget import Budget
 
 # Top-level packages of model libraries without a loader here: a pickle naming one of their
 # classes holds a model we cannot read, whatever else it holds (nothing of it is run).
@@ -113,8 +114,8 @@ def _json_kind(path: str, head: bytes):
     try:
         if os.path.getsize(path) <= JSON_READ_LIMIT:
             with open(path, "rb") as fh:
-                doc = json.loads(fh.read())
-    except (ValueError, RecursionError, OSError):
+                doc = json_doc.loads(fh.read(), Budget(path))
+    except (ValueError, OSError):
         return "a JSON file that does not parse; " + _SUPPORTED
     keys = set(doc) if isinstance(doc, dict) else set()
     text = head if doc is None else b""

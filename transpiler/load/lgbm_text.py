@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import json_doc
-from .budget import Budget
+from .budget import Budget, current
 from .checks import MAX_FEATURES, MAX_OUTPUTS
 
 
@@ -76,8 +76,9 @@ WORD_BYTES = 64         # a str kept from a list of words (feature names)
 
 def parse(text, origin: str = "the model string", budget: Budget | None = None) -> TextModel:
     """Parse a LightGBM text model (a str, or an iterable of bytes pieces of the file); a
-    malformed or truncated one raises InputError, one past `budget` BudgetError."""
-    budget = budget or Budget.unbounded(origin)
+    malformed or truncated one raises InputError, one past `budget` (by default the active
+    load's) BudgetError."""
+    budget = budget or current(origin)
     pieces = _str_pieces(text) if isinstance(text, str) else _decoded(text, origin)
     try:
         return _parse(_Lines(pieces, budget), budget)

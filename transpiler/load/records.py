@@ -19,7 +19,7 @@ import re
 import numpy as np
 
 from ..errors import InputError
-from .budget import Budget
+from .budget import current
 
 
 class RecordError(ValueError):
@@ -237,8 +237,7 @@ class XGBoostBoosterRecord(Record):
         if raw[:1] == b"{" and raw[1:2] in (b"i", b"U", b"I", b"l", b"L", b"#", b"$"):
             doc = decode(raw, getattr(self, "budget", None))
         elif raw[:2] == b'{"':
-            doc = json_doc.loads(raw, getattr(self, "budget", None)
-                                  or Budget.unbounded("the booster"))
+            doc = json_doc.loads(raw, getattr(self, "budget", None) or current("the booster"))
         else:
             return _legacy_xgboost(raw, getattr(self, "budget", None))
         if isinstance(doc, dict) and "Model" in doc:

@@ -29,7 +29,6 @@ Options (the `options` dict), for native files unless noted:
 """
 from __future__ import annotations
 
-import json
 import math
 
 from .. import ir
@@ -92,18 +91,20 @@ def _missing(options: dict, default):
         raise OptionError(f"option missing must be a number (or nan), not {value!r}") from None
 
 
-def _sklearn_type(doc) -> str | None:
+def _sklearn_type(doc, budget: Budget) -> str | None:
     """`_estimator_type` that XGBModel.save_model records in the learner's attributes."""
     try:
         meta = doc["learner"]["attributes"].get("scikit_learn")
-        return json.loads(meta).get("_estimator_type") if meta else None
+        return (json_doc.loads(meta.encode("utf-8"), budget, "its scikit_learn attribute")
+                .get("_estimator_type") if meta else None)
     except (KeyError, TypeError, AttributeError, ValueError):
         return None
 
 
 def load_file(path: str, options: dict, budget: Budget | None = None) -> ir.Model:
+    budget = budget or Budget(path)
     doc = read_document(path, budget)
-    kind = _sklearn_type(doc)
+    kind = _sklearn_type(doc, budget)
     regressor = kind in ("regressor", "ranker")
     spec = Spec(proba=kind == "classifier",
                 binary_proba=_flag(options, "binary_proba", not regressor),

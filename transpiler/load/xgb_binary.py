@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import json_doc
-from .budget import Budget
+from .budget import Budget, current
 from .checks import MAX_FEATURES, MAX_OUTPUTS
 from .xgb_ubjson import UBJSONError, decode
 
@@ -139,8 +139,9 @@ def parse(data: bytes, budget: Budget | None = None) -> dict:
 
     Raises FormatError for bytes that are not a complete model. Besides XGBoost's own keys the
     document says `legacy_binary`, and `base_score_is_margin` for files of xgboost < 1.0.
-    What it builds is charged to `budget` (none: unbounded) and its clock checked per tree."""
-    r = _Reader(data, budget or Budget.unbounded("the binary model"))
+    What it builds is charged to `budget` (by default the active load's) and its clock checked
+    per tree."""
+    r = _Reader(data, budget or current("the binary model"))
     if bytes(data[:4]) == MAGIC:
         r.take(4, "the magic")
     (base_score, num_feature, num_class, extra_attrs, _metrics, major, minor,
@@ -259,9 +260,9 @@ def read_serialized(raw: bytes, where: str = "the pickled XGBoost booster",
     """The model document of the raw bytes a pickled xgboost Booster holds (its "handle"), or of
     a model file's bytes: legacy binary, 1.x "CONFIG-offset:" serialisation, JSON or UBJSON
     (a model, or a {"Model", "Config"} snapshot). InputError names the format when unreadable;
-    what is built is charged to `budget` (none: unbounded)."""
+    what is built is charged to `budget` (by default the active load's)."""
     data = bytes(raw)
-    budget = budget or Budget.unbounded(where)
+    budget = budget or current(where)
     if data.startswith(BASE64):
         raise InputError(f"{where} is an XGBoost model in the base64 form of xgboost 0.4 and "
                          "older, which no later release reads; load it with that release "

@@ -16,7 +16,7 @@ import struct
 
 import numpy as np
 
-from .budget import Budget
+from .budget import Budget, current
 
 # Fixed-size scalar markers: (struct format, size, NumPy big-endian dtype).
 _SCALARS = {
@@ -133,9 +133,9 @@ class _Reader:
 
 def decode(data: bytes, budget: Budget | None = None):
     """Decode one UBJSON value (XGBoost models: an object) from `data`, charging `budget`
-    (none: only the nesting is bounded)."""
+    (by default the active load's; outside a load only the nesting is bounded)."""
     if budget is None:
-        budget = Budget.unbounded("the UBJSON data")
+        budget = current("the UBJSON data")
     r = _Reader(data, budget)
     cost = steps = 0        # small values are charged (and the clock read) 1024 at a time
     stack: list[_Frame] = []
