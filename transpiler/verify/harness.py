@@ -69,13 +69,13 @@ def missing_toolchain(lang: str) -> str | None:
 
 
 def run_cases(lang: str, cases: list[Case], workdir: str | None = None,
-              entry: str = "single", selftest: bool = True, all_compilers: bool = False) -> dict:
+              entry: str = "single", selftest: bool = True, all_compilers: bool = True) -> dict:
     """Build every case for `lang` at once, run each on its rows: {name: (n_rows, n_out)}.
 
     `entry` is "single" (Score per row) or "batch" (ScoreBatch over all rows at once).
     `selftest`: also run the self-tests of the generated files (Go: go test); they are
     compiled and vetted either way. `all_compilers`: C under every configuration of C_CONFIGS
-    (tests/test_c_builds.py), else the strict gcc build alone (verify, the test catalogue).
+    (the tests), else the strict gcc build alone (verify).
     """
     problem = missing_toolchain(lang)
     if problem:
@@ -242,11 +242,7 @@ C_WARN = ["-Wall", "-Wextra", "-Werror"]
 C_CONFIGS = (
     ("gcc", "gcc", STRICT_C),
     ("gcc-Ofast", "gcc", ["-std=c99", *C_WARN, "-Ofast", "-march=native", "-ffp-contract=fast"]),
-    # clang's -ffp-contract=fast, which -ffast-math sets, ignores `#pragma clang fp contract`
-    # (clang 14 takes no fast-honor-pragmas): the fused multiply-adds it makes of a kernel's or
-    # linear model's sums change their last bits, so users add -ffp-contract=off (README: C).
-    ("clang-fast-math", "clang", ["-std=c99", *C_WARN, "-O3", "-ffast-math", "-ffp-contract=off",
-                                  "-march=native"]),
+    ("clang-fast-math", "clang", ["-std=c99", *C_WARN, "-O3", "-ffast-math", "-march=native"]),
     # C++ at -O0: these prove the files compile and score as C++; optimising them too would
     # double the configurations' cost.
     ("g++", "g++", ["-x", "c++", "-std=c++17", *C_WARN, "-O0"]),

@@ -7,8 +7,10 @@
    build flags say (-O3, -Ofast, -ffast-math, -ffp-contract=fast, -march=native are tested),
    and NaN is tested on the bits (memcpy to an integer), which no flag removes, wherever a
    compiler assuming "no NaN" could send it the wrong way. clang's -ffp-contract=fast (set by
-   -ffast-math) ignores the contract pragma: add -ffp-contract=off after it, or a * b + c may
-   become one FMA in linear and kernel models. One thing is outside this file: a
+   -ffast-math) ignores the contract pragma, so every product that meets a sum passes through
+   tp_mul64/tp_mul32, which clang cannot fuse; and clang 14 gives a unary minus fast-math flags
+   whatever the pragmas say (-(a / c) becomes a * (-1 / c)), so no unary minus here negates
+   anything but a constant or an operand of an exact operation. One thing is outside this file: a
    program linked with -ffast-math or -Ofast sets the CPU to flush subnormal numbers to zero,
    so an input or result below 2.2e-308 (1.2e-38 in float) may count as zero. Other compilers
    must be told not to use fast-math modes. It also compiles as C++ (C++11 or later). */
@@ -53,6 +55,30 @@ TP_UNUSED static inline int tp_nan32(float v) {
     return (b & UINT32_C(0x7FFFFFFF)) > UINT32_C(0x7F800000);
 }
 
+/* a * b rounded on its own before any sum it goes into: clang fuses a product and an add into
+   one FMA under -ffp-contract=fast whatever the pragmas say, but not through an empty asm the
+   product must pass in a register. */
+#if defined(__clang__) && defined(__x86_64__)
+#define TP_ROUNDED(v) __asm__("" : "+x"(v))
+#elif defined(__clang__) && defined(__aarch64__)
+#define TP_ROUNDED(v) __asm__("" : "+w"(v))
+#elif defined(__clang__)
+#define TP_ROUNDED(v) __asm__("" : "+m"(v))
+#else
+#define TP_ROUNDED(v) (void)0
+#endif
+
+TP_UNUSED static inline double tp_mul64(double a, double b) {
+    double p = a * b;
+    TP_ROUNDED(p);
+    return p;
+}
+
+TP_UNUSED static inline float tp_mul32(float a, float b) {
+    float p = a * b;
+    TP_ROUNDED(p);
+    return p;
+}
 #include <stdio.h>
 
 #include "../model.h"
