@@ -858,3 +858,25 @@ def test_native_readers_watch_the_clock(tmp_path, monkeypatch, case):
     except InputError as exc:       # the UBJSON and JSON documents are not models
         assert "took more than" not in str(exc)
     assert time.monotonic() - started > 0.4
+
+
+@pytest.mark.parametrize("item", [b"0", b"300", b"1.5", b"[]", b"{}", b'"ab"', b'{"":0}', b"[0]",
+                                  b'"\xc3\xa9\xf0\x9f\x98\x80"', b'{"a":[1,{"b":null}]}'])
+def test_json_cost_bounds_what_parsing_allocates(item):
+    """json_doc charges cost(data) before json.loads: it must not be less than what parsing
+    really allocates (traced), for each kind of item, 10^5 of them in a list."""
+    import json
+    import tracemalloc
+
+    from transpiler.load import json_doc
+
+    for data in (b"[" + b",".join([item] * 100_000) + b"]",
+                 b"{" + b",".join(b'"k%d":%s' % (i, item) for i in range(100_000)) + b"}"):
+        tracemalloc.start()
+        try:
+            doc = json.loads(data)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert len(doc) == 100_000
+        assert json_doc.cost(data) >= peak, (item, json_doc.cost(data), peak)

@@ -197,3 +197,29 @@ def test_damaged_forms_stay_errors(name, tmp_path):
         load(str(path))
     msg = str(exc.value)
     assert "\n" not in msg and needle in msg and str(path) in msg
+
+
+def test_lines_read_in_pieces_are_the_lines_of_the_whole_text():
+    """The reader sees a file in pieces: a line end split between pieces (CR | LF), a line
+    spread over several, and the final line end give the lines str.split gives on the whole."""
+    import random
+
+    from transpiler.load.budget import Budget
+    from transpiler.load.lgbm_text import _Lines
+
+    def whole(text):
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        return lines[:-1] if lines[-1] == "" else lines
+
+    def in_pieces(text, size):
+        lines = _Lines(iter([text[i:i + size] for i in range(0, len(text), size)]),
+                       Budget.unbounded("text"))
+        return list(iter(lines.take, None))
+
+    rng = random.Random(1)
+    for _ in range(3000):
+        text = "".join(rng.choice("ab\r\n ") for _ in range(rng.randint(0, 14)))
+        for size in (1, 2, 3, 100):
+            assert in_pieces(text, size) == whole(text), (text, size)
+    original_text = original()
+    assert in_pieces(original_text, 1000) == whole(original_text)

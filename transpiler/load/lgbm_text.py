@@ -132,9 +132,7 @@ class _Lines:
                                "(LightGBM writes none near that long)")
             if parts[-1]:
                 partial.append(parts[-1])
-        if held_cr:
-            yield "".join(partial)
-        elif partial:
+        if held_cr or partial:      # the last line, ended by CR or by the end of the text
             yield "".join(partial)
 
     def peek(self):
