@@ -79,11 +79,6 @@ class Budget:
         budget.deadline = float("inf")
         return budget
 
-    @property
-    def left(self) -> float:
-        """Bytes that may still be allocated."""
-        return self.limit - self.used
-
     def charge(self, n: int, what: str = "its contents") -> None:
         """Count n more bytes, or refuse before they are allocated."""
         if n < 0:
