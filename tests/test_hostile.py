@@ -851,13 +851,13 @@ def test_native_readers_watch_the_clock(tmp_path, monkeypatch, case):
         transpiler.to_ir(str(tmp_path / name))
     if case != "xgb json":
         assert time.monotonic() - started < 1.5
-    monkeypatch.undo()              # the whole parse, for comparison: longer than 0.2 s
+    monkeypatch.undo()              # the whole load, for comparison: longer than the 0.2 s
     started = time.monotonic()
     try:
         transpiler.to_ir(str(tmp_path / name))
     except InputError as exc:       # the UBJSON and JSON documents are not models
         assert "took more than" not in str(exc)
-    assert time.monotonic() - started > 0.4
+    assert time.monotonic() - started > 0.2
 
 
 @pytest.mark.parametrize("item", [b"0", b"300", b"1.5", b"[]", b"{}", b'"ab"', b'{"":0}', b"[0]",
