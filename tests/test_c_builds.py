@@ -192,3 +192,45 @@ def test_many_threads_under_thread_sanitizer(iris, tmp_path, cc):
         write_files(d, transpiler.emit.emit(irm, "c", layout=layout))
         r = tsan_run(d, TSAN_DRIVER, tmp_path, cc)
         assert r.returncode == 0 and "threads agree" in r.stdout, r.stdout + r.stderr[-3000:]
+
+
+def test_no_arithmetic_takes_clangs_fast_math_flags(tmp_path):
+    """What the pragmas cannot reach: clang 14 gives a unary minus -ffast-math's flags whatever
+    they say (-(a / c) became a * (-1 / c) in AdaBoost's code). In the LLVM IR clang makes of
+    the generated C under -ffast-math, no arithmetic instruction may carry a fast-math flag:
+    the golden files and models of every post-processing and preprocessing kind."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import AdaBoostClassifier, IsolationForest
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler, Normalizer, PolynomialFeatures
+    from sklearn.svm import SVC, SVR
+
+    require_compiler("clang")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    models = [AdaBoostClassifier(n_estimators=4, random_state=0).fit(X, y),
+              IsolationForest(n_estimators=4, random_state=0).fit(X),
+              SVR().fit(X, X[:, 0]), SVC(kernel="poly").fit(X, y),
+              CalibratedClassifierCV(LogisticRegression(), cv=2).fit(X, y),
+              make_pipeline(MinMaxScaler(), Normalizer(), PolynomialFeatures(2),
+                            LogisticRegression()).fit(X, y)]
+    dirs = [os.path.join(HERE, "..", "golden", g, "c") for g in sorted(os.listdir(os.path.join(HERE, "..", "golden")))]
+    for i, model in enumerate(models):
+        dirs.append(write_files(str(tmp_path / f"m{i}"), transpiler.transpile(model, "c")))
+    flagged = re.compile(r"= (fneg|fadd|fsub|fmul|fdiv|frem|fcmp)( (fast|reassoc|nnan|ninf|nsz|arcp|contract|afn))+")
+    checked = 0
+    for d in dirs:
+        if not os.path.isdir(d):
+            continue
+        for name in sorted(os.listdir(d)):
+            if not name.endswith(".c"):
+                continue
+            r = subprocess.run(["clang", "-std=c99", "-O0", "-ffast-math", "-I", d, "-S", "-emit-llvm",
+                                "-o", "-", os.path.join(d, name)], capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
+            hits = sorted({m.group(0) for m in flagged.finditer(r.stdout)})
+            assert not hits, f"{d}/{name}: {hits}"
+            checked += 1
+    assert checked >= 15

@@ -10,7 +10,7 @@
    -ffast-math) ignores the contract pragma, so every product that meets a sum passes through
    tp_mul64/tp_mul32, which clang cannot fuse; and clang 14 gives a unary minus fast-math flags
    whatever the pragmas say (-(a / c) becomes a * (-1 / c)), so no unary minus here negates
-   anything but a constant or an operand of an exact operation. One thing is outside this file: a
+   anything but a constant (x * -1.0 instead). One thing is outside this file: a
    program linked with -ffast-math or -Ofast sets the CPU to flush subnormal numbers to zero,
    so an input or result below 2.2e-308 (1.2e-38 in float) may count as zero. Other compilers
    must be told not to use fast-math modes. It also compiles as C++ (C++11 or later). */

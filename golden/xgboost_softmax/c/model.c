@@ -10,7 +10,7 @@
    -ffast-math) ignores the contract pragma, so every product that meets a sum passes through
    tp_mul64/tp_mul32, which clang cannot fuse; and clang 14 gives a unary minus fast-math flags
    whatever the pragmas say (-(a / c) becomes a * (-1 / c)), so no unary minus here negates
-   anything but a constant or an operand of an exact operation. One thing is outside this file: a
+   anything but a constant (x * -1.0 instead). One thing is outside this file: a
    program linked with -ffast-math or -Ofast sets the CPU to flush subnormal numbers to zero,
    so an input or result below 2.2e-308 (1.2e-38 in float) may count as zero. Other compilers
    must be told not to use fast-math modes. It also compiles as C++ (C++11 or later). */
@@ -152,7 +152,7 @@ static float tr_libm_expf(float x) {
     double kd = tr_libm_fma(0x1.71547652b82fep+5, xd, 0x1.8000000000000p+52);
     uint64_t ki = tr_libm_bits(kd);
     kd -= 0x1.8000000000000p+52;
-    double r = tr_libm_fma(0x1.71547652b82fep+5, xd, -kd);
+    double r = tr_libm_fma(0x1.71547652b82fep+5, xd, kd * -1.0); /* not -kd: see the prologue */
     double s = tr_libm_asdouble(tr_libm_expf_tab[ki % 32] + (ki << 47));
     double z = tr_libm_fma(0x1.c6af84b912394p-20, r, 0x1.ebfce50fac4f3p-13);
     double y = tr_libm_fma(z, r * r, tr_libm_fma(r, 0x1.62e42ff0c52d6p-6, 1.0));
