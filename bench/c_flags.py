@@ -45,15 +45,10 @@ def models(rng):
 
 def rate(files, cc, rows_path, work):
     from drivers import C_MAIN
+    from transpiler.outdir import write_files
 
-    os.makedirs(work)
-    for name, text in files.items():
-        if "/" not in name and isinstance(text, str):
-            with open(os.path.join(work, name), "w") as fh:
-                fh.write(text)
-    with open(os.path.join(work, "main.c"), "w") as fh:
-        fh.write(C_MAIN)
-    srcs = sorted(f for f in os.listdir(work) if f.endswith(".c"))
+    write_files(work, {**files, "main.c": C_MAIN})
+    srcs = sorted(f for f in os.listdir(work) if f.endswith(".c"))   # not selftest/'s main
     subprocess.run(cc + ["-o", "drv", *srcs, "-lm"], cwd=work, check=True, capture_output=True)
     out = subprocess.run(["./drv", rows_path, "5"], cwd=work, check=True, capture_output=True,
                          text=True).stdout.split()

@@ -102,7 +102,7 @@ def run_cases(lang: str, cases: list[Case], workdir: str | None = None,
                             .reshape(len(case.rows), case.n_outputs) for i, case in enumerate(cases)})
         for (*_, label), other in zip(commands[1:], results[1:]):
             for name, out in other.items():
-                _same_outputs(results[0][name], out, label, name)
+                _same_outputs(results[0][name], out, label, commands[0][-1], name)
         return results[0]
     finally:
         if own:
@@ -352,12 +352,12 @@ def _build_c(cases, workdir, selftest, configs):
     return [[os.path.join(workdir, "drv-" + label), label] for label, *_ in configs]
 
 
-def _same_outputs(first, other, label, case) -> None:
+def _same_outputs(first, other, label, first_label, case) -> None:
     """Raises BuildError unless two configurations' outputs are the same bits (any NaN for NaN)."""
     same = (first.view("<u8") == other.view("<u8")) | (np.isnan(first) & np.isnan(other))
     if not same.all():
         r, k = map(int, np.argwhere(~same.reshape(len(first), -1))[0])
-        raise BuildError(f"{label} differs from {C_CONFIGS[0][0]} on case {case}: {int((~same).sum())} "
+        raise BuildError(f"{label} differs from {first_label} on case {case}: {int((~same).sum())} "
                          f"values; first row {r}, output {k}: {other.reshape(len(first), -1)[r, k]!r} "
                          f"!= {first.reshape(len(first), -1)[r, k]!r}")
 
